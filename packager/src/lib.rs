@@ -1,0 +1,7 @@
+//! wasmpack's packager: wasm validation and stripping, reproducible OCI
+//! images and artifacts, OCI layouts and archives, and registry transfer.
+
+pub mod digest;
+pub mod image;
+pub mod layer;
+pub mod wasm;
