@@ -134,14 +134,14 @@ pub struct ImageSpec {
 
 /// A complete image in memory: the manifest and every blob it names.
 #[derive(Debug, Clone)]
-pub struct BuiltImage {
+pub struct Image {
     pub manifest: Blob,
     pub config: Blob,
     pub layers: Vec<Blob>,
     pub platform: Platform,
 }
 
-impl BuiltImage {
+impl Image {
     /// Config and layers: the blobs the manifest points at.
     pub fn blobs(&self) -> impl Iterator<Item = &Blob> {
         std::iter::once(&self.config).chain(&self.layers)
@@ -156,14 +156,14 @@ impl BuiltImage {
 }
 
 /// Assembles the image (or artifact) described by `spec`.
-pub fn build_image(spec: &ImageSpec) -> Result<BuiltImage, ImageError> {
+pub fn build_image(spec: &ImageSpec) -> Result<Image, ImageError> {
     match spec.format {
         ImageFormat::Image => build_container_image(spec),
         ImageFormat::Artifact => build_artifact(spec),
     }
 }
 
-fn build_container_image(spec: &ImageSpec) -> Result<BuiltImage, ImageError> {
+fn build_container_image(spec: &ImageSpec) -> Result<Image, ImageError> {
     let mut contents = spec.extra.clone();
     contents.insert(
         &spec.wasm_path,
@@ -226,7 +226,7 @@ struct ArtifactComponent {
     imports: Vec<String>,
 }
 
-fn build_artifact(spec: &ImageSpec) -> Result<BuiltImage, ImageError> {
+fn build_artifact(spec: &ImageSpec) -> Result<Image, ImageError> {
     for (given, what) in [
         (!spec.extra.is_empty(), "extra files"),
         (!spec.cmd.is_empty(), "a command"),
@@ -265,7 +265,7 @@ fn build_artifact(spec: &ImageSpec) -> Result<BuiltImage, ImageError> {
 }
 
 /// Writes the manifest over one config and one layer.
-fn assemble(spec: &ImageSpec, config: Blob, layer: Blob) -> Result<BuiltImage, ImageError> {
+fn assemble(spec: &ImageSpec, config: Blob, layer: Blob) -> Result<Image, ImageError> {
     let mut manifest = ImageManifestBuilder::default()
         .schema_version(2u32)
         .media_type(MediaType::ImageManifest)
@@ -278,7 +278,7 @@ fn assemble(spec: &ImageSpec, config: Blob, layer: Blob) -> Result<BuiltImage, I
         MediaType::ImageManifest.to_string(),
         canonical_json(&manifest.build()?),
     );
-    Ok(BuiltImage {
+    Ok(Image {
         manifest,
         config,
         layers: vec![layer],

@@ -1,0 +1,649 @@
+//! OCI image layouts (a folder holding `oci-layout`, `index.json` and
+//! `blobs/sha256/…`) and OCI archives (the same tree as one tar file), read
+//! and written.
+//!
+//! Every blob read is checked against the digest and size its descriptor
+//! names, and every file written lands by rename, so a reader never sees a
+//! half-written blob or index.
+
+use std::collections::HashMap;
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+
+use oci_client::Reference;
+use oci_spec::image::{
+    Descriptor, ImageIndex, ImageIndexBuilder, ImageManifest, MediaType, Platform,
+    PlatformBuilder, Arch, Os,
+};
+use serde::Deserialize;
+
+use crate::digest::{sha256_digest, sha256_hex, Blob};
+use crate::image::{
+    canonical_json, descriptor_of, Image, ANNOTATION_CONTAINERD_NAME, ANNOTATION_REF_NAME,
+};
+use crate::layer::{EntryKind, LayerContents};
+
+const LAYOUT_FILE: &str = "oci-layout";
+const LAYOUT_CONTENT: &[u8] = br#"{"imageLayoutVersion":"1.0.0"}"#;
+const INDEX_FILE: &str = "index.json";
+/// Docker's own archive manifest: lets `docker load` on the classic image
+/// store read an archive that the containerd store reads through index.json.
+const DOCKER_MANIFEST_FILE: &str = "manifest.json";
+
+/// Why a layout or archive could not be read or written.
+#[derive(Debug, thiserror::Error)]
+pub enum LayoutError {
+    #[error("{path}: {source}")]
+    Io { path: PathBuf, source: io::Error },
+    #[error("{0}: not an OCI image layout (no oci-layout file)")]
+    NotALayout(PathBuf),
+    #[error("{path}: {file} is not valid: {reason}")]
+    BadJson {
+        path: PathBuf,
+        file: String,
+        reason: String,
+    },
+    #[error("{path}: blob {digest} is missing")]
+    MissingBlob { path: PathBuf, digest: String },
+    #[error("{path}: blob {digest} does not match its descriptor ({reason})")]
+    Corrupt {
+        path: PathBuf,
+        digest: String,
+        reason: String,
+    },
+    #[error("{path}: unsupported digest {digest:?} (only sha256)")]
+    BadDigest { path: PathBuf, digest: String },
+    #[error("{path}: no image named {name:?} (it has: {available})")]
+    NoSuchImage {
+        path: PathBuf,
+        name: String,
+        available: String,
+    },
+    #[error("{path}: holds {count} images; name one (it has: {available})")]
+    Ambiguous {
+        path: PathBuf,
+        count: usize,
+        available: String,
+    },
+    #[error("{path}: the image index names no manifest for a wasm platform")]
+    NoWasmManifest { path: PathBuf },
+    #[error("invalid image name {name:?}: {reason}")]
+    BadName { name: String, reason: String },
+}
+
+/// The full reference (`docker.io/library/hello:latest`) and the tag
+/// (`latest`) for a user-given name, as registries and containerd spell them.
+pub fn normalize_name(name: &str) -> Result<(String, String), LayoutError> {
+    let reference: Reference = name.parse().map_err(|e: oci_client::ParseError| LayoutError::BadName {
+        name: name.to_string(),
+        reason: e.to_string(),
+    })?;
+    let tag = reference.tag().unwrap_or("latest").to_string();
+    Ok((reference.whole(), tag))
+}
+
+/// An OCI image layout folder.
+#[derive(Debug, Clone)]
+pub struct OciLayout {
+    root: PathBuf,
+}
+
+impl OciLayout {
+    /// Opens the layout at `root`, creating an empty one if the folder is
+    /// missing or empty.
+    pub fn create(root: &Path) -> Result<Self, LayoutError> {
+        let io_err = |source| LayoutError::Io {
+            path: root.to_path_buf(),
+            source,
+        };
+        std::fs::create_dir_all(root.join("blobs/sha256")).map_err(io_err)?;
+        let layout = Self {
+            root: root.to_path_buf(),
+        };
+        if !root.join(LAYOUT_FILE).exists() {
+            write_atomically(&root.join(LAYOUT_FILE), LAYOUT_CONTENT)?;
+        }
+        if !root.join(INDEX_FILE).exists() {
+            layout.write_index(&index_of(Vec::new()))?;
+        }
+        Ok(layout)
+    }
+
+    /// Opens an existing layout.
+    pub fn open(root: &Path) -> Result<Self, LayoutError> {
+        if !root.join(LAYOUT_FILE).is_file() {
+            return Err(LayoutError::NotALayout(root.to_path_buf()));
+        }
+        Ok(Self {
+            root: root.to_path_buf(),
+        })
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// Where the blob with `digest` is (or would be) stored.
+    pub fn blob_path(&self, digest: &str) -> Result<PathBuf, LayoutError> {
+        let hex = sha256_hex(digest).ok_or_else(|| LayoutError::BadDigest {
+            path: self.root.clone(),
+            digest: digest.to_string(),
+        })?;
+        Ok(self.root.join("blobs/sha256").join(hex))
+    }
+
+    pub fn has_blob(&self, digest: &str) -> bool {
+        self.blob_path(digest).map(|p| p.is_file()).unwrap_or(false)
+    }
+
+    /// Stores `blob` unless it is already there.
+    pub fn write_blob(&self, blob: &Blob) -> Result<(), LayoutError> {
+        let path = self.blob_path(&blob.digest)?;
+        if path.is_file() {
+            return Ok(());
+        }
+        write_atomically(&path, &blob.data)
+    }
+
+    /// The index, as stored.
+    pub fn index(&self) -> Result<ImageIndex, LayoutError> {
+        let path = self.root.join(INDEX_FILE);
+        let bytes = std::fs::read(&path).map_err(|source| LayoutError::Io { path, source })?;
+        parse_json(&self.root, INDEX_FILE, &bytes)
+    }
+
+    /// Names `manifest` (already stored) in the index. A name that pointed
+    /// elsewhere before now points here, as a tag does.
+    pub fn add_manifest(
+        &self,
+        manifest: &Blob,
+        platform: &Platform,
+        name: Option<&str>,
+    ) -> Result<(), LayoutError> {
+        let descriptor = named_descriptor(manifest, platform, name)?;
+        let mut manifests = self.index()?.manifests().clone();
+        let full_name = annotation(&descriptor, ANNOTATION_CONTAINERD_NAME).map(str::to_string);
+        manifests.retain(|existing| match &full_name {
+            Some(full) => annotation(existing, ANNOTATION_CONTAINERD_NAME) != Some(full.as_str()),
+            None => existing.digest() != descriptor.digest() || existing.annotations().is_some(),
+        });
+        manifests.push(descriptor);
+        self.write_index(&index_of(manifests))
+    }
+
+    /// Stores every blob of `image`, then names its manifest: the index is
+    /// written last, so it never names a blob that is not there.
+    pub fn write_image(&self, image: &Image, name: Option<&str>) -> Result<(), LayoutError> {
+        for blob in image.blobs() {
+            self.write_blob(blob)?;
+        }
+        self.write_blob(&image.manifest)?;
+        self.add_manifest(&image.manifest, &image.platform, name)
+    }
+
+    fn write_index(&self, index: &ImageIndex) -> Result<(), LayoutError> {
+        write_atomically(&self.root.join(INDEX_FILE), &canonical_json(index))
+    }
+}
+
+/// Writes `image` as an OCI archive at `path`, which `docker load`,
+/// `skopeo` (`oci-archive:`) and `wasmpack push` read. Entries are sorted and
+/// carry fixed metadata, so the file is as reproducible as the image.
+pub fn write_archive(path: &Path, image: &Image, name: Option<&str>) -> Result<(), LayoutError> {
+    let descriptor = named_descriptor(&image.manifest, &image.platform, name)?;
+    let repo_tags: Vec<String> = match name {
+        Some(n) => vec![docker_repo_tag(n)?],
+        None => Vec::new(),
+    };
+    let docker_manifest = serde_json::json!([{
+        "Config": blob_member(&image.config.digest),
+        "RepoTags": repo_tags,
+        "Layers": image.layers.iter().map(|l| blob_member(&l.digest)).collect::<Vec<_>>(),
+    }]);
+    let mut tree = LayerContents::new();
+    let mut put = |member: &str, data: Vec<u8>| {
+        tree.insert(
+            &format!("/{member}"),
+            EntryKind::File {
+                data,
+                executable: false,
+            },
+        )
+    };
+    let tree_err = |e: crate::layer::LayerError| LayoutError::Io {
+        path: path.to_path_buf(),
+        source: io::Error::other(e.to_string()),
+    };
+    put(LAYOUT_FILE, LAYOUT_CONTENT.to_vec()).map_err(tree_err)?;
+    put(INDEX_FILE, canonical_json(&index_of(vec![descriptor]))).map_err(tree_err)?;
+    put(DOCKER_MANIFEST_FILE, canonical_json(&docker_manifest)).map_err(tree_err)?;
+    for blob in image.blobs().chain(std::iter::once(&image.manifest)) {
+        // Two layers may share a digest; one copy serves both.
+        match put(&blob_member(&blob.digest), blob.data.clone()) {
+            Ok(()) | Err(crate::layer::LayerError::Duplicate { .. }) => {}
+            Err(e) => return Err(tree_err(e)),
+        }
+    }
+    let tar = tree.to_tar(0).map_err(|source| LayoutError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    write_atomically(path, &tar)
+}
+
+/// Where an image is read from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ImageSource {
+    Layout(PathBuf),
+    Archive(PathBuf),
+}
+
+impl ImageSource {
+    /// A folder is a layout, a file an archive.
+    pub fn from_path(path: &Path) -> Self {
+        if path.is_dir() {
+            ImageSource::Layout(path.to_path_buf())
+        } else {
+            ImageSource::Archive(path.to_path_buf())
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        match self {
+            ImageSource::Layout(p) | ImageSource::Archive(p) => p,
+        }
+    }
+}
+
+/// Reads the image `name` (or the only image) from `source`, verifying every
+/// blob. When the name points at an image index, its wasm manifest is taken.
+pub fn read_image(source: &ImageSource, name: Option<&str>) -> Result<Image, LayoutError> {
+    let tree = match source {
+        ImageSource::Layout(root) => Tree::Dir(OciLayout::open(root)?.root),
+        ImageSource::Archive(path) => Tree::read_archive(path)?,
+    };
+    let root = source.path();
+    let index: ImageIndex = parse_json(root, INDEX_FILE, &tree.read(root, INDEX_FILE)?)?;
+    let mut descriptor = select(root, index.manifests(), name)?.clone();
+    // Follow nested indexes (what `buildx -o type=oci` writes) to the
+    // manifest for a wasm platform.
+    for _ in 0..4 {
+        if descriptor.media_type() != &MediaType::ImageIndex {
+            break;
+        }
+        let nested: ImageIndex =
+            parse_json(root, "nested image index", &tree.read_blob(root, &descriptor)?)?;
+        descriptor = nested
+            .manifests()
+            .iter()
+            .find(|d| d.platform().as_ref().is_some_and(|p| p.architecture() == &Arch::Wasm))
+            .cloned()
+            .ok_or_else(|| LayoutError::NoWasmManifest {
+                path: root.to_path_buf(),
+            })?;
+    }
+    let manifest_bytes = tree.read_blob(root, &descriptor)?;
+    let manifest: ImageManifest = parse_json(root, "image manifest", &manifest_bytes)?;
+    let config = Blob {
+        media_type: manifest.config().media_type().to_string(),
+        digest: manifest.config().digest().to_string(),
+        size: manifest.config().size(),
+        data: tree.read_blob(root, manifest.config())?,
+    };
+    let layers = manifest
+        .layers()
+        .iter()
+        .map(|layer| {
+            Ok(Blob {
+                media_type: layer.media_type().to_string(),
+                digest: layer.digest().to_string(),
+                size: layer.size(),
+                data: tree.read_blob(root, layer)?,
+            })
+        })
+        .collect::<Result<Vec<_>, LayoutError>>()?;
+    let platform = match descriptor.platform() {
+        Some(p) => p.clone(),
+        None => platform_of_config(&config.data),
+    };
+    Ok(Image {
+        manifest: Blob {
+            media_type: descriptor.media_type().to_string(),
+            digest: descriptor.digest().to_string(),
+            size: descriptor.size(),
+            data: manifest_bytes,
+        },
+        config,
+        layers,
+        platform,
+    })
+}
+
+/// The files of a layout: on disk, or read from an archive into memory.
+enum Tree {
+    Dir(PathBuf),
+    Archive(HashMap<String, Vec<u8>>),
+}
+
+impl Tree {
+    fn read_archive(path: &Path) -> Result<Self, LayoutError> {
+        let io_err = |source| LayoutError::Io {
+            path: path.to_path_buf(),
+            source,
+        };
+        let file = std::fs::File::open(path).map_err(io_err)?;
+        let mut archive = tar::Archive::new(io::BufReader::new(file));
+        let mut files = HashMap::new();
+        for entry in archive.entries().map_err(io_err)? {
+            let mut entry = entry.map_err(io_err)?;
+            if entry.header().entry_type() != tar::EntryType::Regular {
+                continue;
+            }
+            let name = entry.path().map_err(io_err)?.to_string_lossy().into_owned();
+            let name = name.trim_start_matches("./").to_string();
+            let mut data = Vec::new();
+            entry.read_to_end(&mut data).map_err(io_err)?;
+            files.insert(name, data);
+        }
+        if !files.contains_key(LAYOUT_FILE) {
+            return Err(LayoutError::NotALayout(path.to_path_buf()));
+        }
+        Ok(Tree::Archive(files))
+    }
+
+    fn read(&self, root: &Path, member: &str) -> Result<Vec<u8>, LayoutError> {
+        let missing = || LayoutError::Io {
+            path: root.join(member),
+            source: io::ErrorKind::NotFound.into(),
+        };
+        match self {
+            Tree::Dir(dir) => std::fs::read(dir.join(member)).map_err(|source| LayoutError::Io {
+                path: dir.join(member),
+                source,
+            }),
+            Tree::Archive(files) => files.get(member).cloned().ok_or_else(missing),
+        }
+    }
+
+    /// The blob a descriptor names, checked against its digest and size.
+    fn read_blob(&self, root: &Path, descriptor: &Descriptor) -> Result<Vec<u8>, LayoutError> {
+        let digest = descriptor.digest().to_string();
+        let bad_digest = || LayoutError::BadDigest {
+            path: root.to_path_buf(),
+            digest: digest.clone(),
+        };
+        sha256_hex(&digest).ok_or_else(bad_digest)?;
+        let data = match self.read(root, &blob_member(&digest)) {
+            Err(LayoutError::Io { source, .. }) if source.kind() == io::ErrorKind::NotFound => {
+                return Err(LayoutError::MissingBlob {
+                    path: root.to_path_buf(),
+                    digest,
+                })
+            }
+            other => other?,
+        };
+        verify(root, descriptor, &data)?;
+        Ok(data)
+    }
+}
+
+/// Checks `data` against the size and digest of `descriptor`.
+pub fn verify(root: &Path, descriptor: &Descriptor, data: &[u8]) -> Result<(), LayoutError> {
+    let digest = descriptor.digest().to_string();
+    let corrupt = |reason: String| LayoutError::Corrupt {
+        path: root.to_path_buf(),
+        digest: digest.clone(),
+        reason,
+    };
+    if data.len() as u64 != descriptor.size() {
+        return Err(corrupt(format!(
+            "size {} where {} was expected",
+            data.len(),
+            descriptor.size()
+        )));
+    }
+    let actual = sha256_digest(data);
+    if actual != digest {
+        return Err(corrupt(format!("content hashes to {actual}")));
+    }
+    Ok(())
+}
+
+/// Picks the manifest `name` refers to (full reference, tag, or either
+/// annotation verbatim), or the only one when no name is given.
+fn select<'a>(
+    root: &Path,
+    manifests: &'a [Descriptor],
+    name: Option<&str>,
+) -> Result<&'a Descriptor, LayoutError> {
+    let available = || {
+        let names: Vec<String> = manifests
+            .iter()
+            .map(|d| {
+                annotation(d, ANNOTATION_CONTAINERD_NAME)
+                    .or_else(|| annotation(d, ANNOTATION_REF_NAME))
+                    .map(str::to_string)
+                    .unwrap_or_else(|| d.digest().to_string())
+            })
+            .collect();
+        if names.is_empty() {
+            "nothing".to_string()
+        } else {
+            names.join(", ")
+        }
+    };
+    let Some(name) = name else {
+        return match manifests {
+            [only] => Ok(only),
+            _ => Err(LayoutError::Ambiguous {
+                path: root.to_path_buf(),
+                count: manifests.len(),
+                available: available(),
+            }),
+        };
+    };
+    let full = normalize_name(name).ok().map(|(full, _)| full);
+    manifests
+        .iter()
+        .find(|d| {
+            let containerd = annotation(d, ANNOTATION_CONTAINERD_NAME);
+            let ref_name = annotation(d, ANNOTATION_REF_NAME);
+            containerd == Some(name)
+                || ref_name == Some(name)
+                || (full.is_some() && containerd == full.as_deref())
+                || d.digest().to_string() == name
+        })
+        .ok_or_else(|| LayoutError::NoSuchImage {
+            path: root.to_path_buf(),
+            name: name.to_string(),
+            available: available(),
+        })
+}
+
+/// The index entry for a manifest: its platform, and for a named image the
+/// tag (`org.opencontainers.image.ref.name`, which skopeo's `oci:` reads) and
+/// the full name (`io.containerd.image.name`, which `docker load` reads).
+fn named_descriptor(
+    manifest: &Blob,
+    platform: &Platform,
+    name: Option<&str>,
+) -> Result<Descriptor, LayoutError> {
+    let mut descriptor = descriptor_of(manifest);
+    descriptor.set_platform(Some(platform.clone()));
+    if let Some(name) = name {
+        let (full, tag) = normalize_name(name)?;
+        descriptor.set_annotations(Some(HashMap::from([
+            (ANNOTATION_CONTAINERD_NAME.to_string(), full),
+            (ANNOTATION_REF_NAME.to_string(), tag),
+        ])));
+    }
+    Ok(descriptor)
+}
+
+/// `demo/hello:1` the way `docker images` shows it (no `docker.io/library/`).
+fn docker_repo_tag(name: &str) -> Result<String, LayoutError> {
+    let (full, _) = normalize_name(name)?;
+    let short = full.strip_prefix("docker.io/").unwrap_or(&full);
+    Ok(short.strip_prefix("library/").unwrap_or(short).to_string())
+}
+
+fn index_of(manifests: Vec<Descriptor>) -> ImageIndex {
+    ImageIndexBuilder::default()
+        .schema_version(2u32)
+        .media_type(MediaType::ImageIndex)
+        .manifests(manifests)
+        .build()
+        .expect("schema version and manifests are all an index needs")
+}
+
+fn annotation<'a>(descriptor: &'a Descriptor, key: &str) -> Option<&'a str> {
+    descriptor
+        .annotations()
+        .as_ref()
+        .and_then(|a| a.get(key))
+        .map(String::as_str)
+}
+
+fn blob_member(digest: &str) -> String {
+    format!("blobs/{}", digest.replacen(':', "/", 1))
+}
+
+/// `os`/`architecture` from an image or wasm-artifact config.
+fn platform_of_config(config: &[u8]) -> Platform {
+    #[derive(Deserialize, Default)]
+    struct OsArch {
+        #[serde(default)]
+        os: String,
+        #[serde(default)]
+        architecture: String,
+    }
+    let facts: OsArch = serde_json::from_slice(config).unwrap_or_default();
+    PlatformBuilder::default()
+        .os(Os::from(facts.os.as_str()))
+        .architecture(Arch::from(facts.architecture.as_str()))
+        .build()
+        .expect("os and architecture are all a platform needs")
+}
+
+fn parse_json<T: serde::de::DeserializeOwned>(
+    root: &Path,
+    file: &str,
+    bytes: &[u8],
+) -> Result<T, LayoutError> {
+    serde_json::from_slice(bytes).map_err(|e| LayoutError::BadJson {
+        path: root.to_path_buf(),
+        file: file.to_string(),
+        reason: e.to_string(),
+    })
+}
+
+/// Writes `data` to a temporary file next to `path`, then renames it into
+/// place: readers see the old file or the new one, never a part.
+pub fn write_atomically(path: &Path, data: &[u8]) -> Result<(), LayoutError> {
+    let io_err = |source| LayoutError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(io_err)?;
+    tmp.write_all(data).map_err(io_err)?;
+    tmp.as_file().sync_all().map_err(io_err)?;
+    tmp.persist(path).map_err(|e| io_err(e.error))?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::image::{build_image, ImageSpec};
+    use crate::wasm::tests::hello_wasm;
+
+    fn image(epoch: u64) -> Image {
+        build_image(&ImageSpec {
+            wasm: hello_wasm(),
+            wasm_path: "/hello.wasm".into(),
+            epoch,
+            ..Default::default()
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn a_written_layout_reads_back_by_full_name_tag_or_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let layout = OciLayout::create(dir.path()).unwrap();
+        let img = image(0);
+        layout.write_image(&img, Some("demo/hello:1")).unwrap();
+        let source = ImageSource::from_path(dir.path());
+        for name in [Some("demo/hello:1"), Some("docker.io/demo/hello:1"), Some("1"), None] {
+            let back = read_image(&source, name).unwrap();
+            assert_eq!(back.manifest, img.manifest, "{name:?}");
+            assert_eq!(back.layers, img.layers);
+            assert_eq!(back.config, img.config);
+            assert_eq!(back.platform, img.platform);
+        }
+        let err = read_image(&source, Some("other:2")).unwrap_err();
+        assert!(err.to_string().contains("docker.io/demo/hello:1"), "{err}");
+    }
+
+    #[test]
+    fn retagging_moves_the_name_and_two_names_need_choosing() {
+        let dir = tempfile::tempdir().unwrap();
+        let layout = OciLayout::create(dir.path()).unwrap();
+        layout.write_image(&image(0), Some("a:1")).unwrap();
+        layout.write_image(&image(1), Some("a:1")).unwrap();
+        assert_eq!(layout.index().unwrap().manifests().len(), 1);
+        let source = ImageSource::from_path(dir.path());
+        assert_eq!(read_image(&source, None).unwrap().manifest, image(1).manifest);
+        layout.write_image(&image(0), Some("b:1")).unwrap();
+        assert!(matches!(read_image(&source, None), Err(LayoutError::Ambiguous { count: 2, .. })));
+    }
+
+    #[test]
+    fn a_corrupted_blob_is_refused_with_its_digest() {
+        let dir = tempfile::tempdir().unwrap();
+        let layout = OciLayout::create(dir.path()).unwrap();
+        let img = image(0);
+        layout.write_image(&img, None).unwrap();
+        let layer = layout.blob_path(&img.layers[0].digest).unwrap();
+        let mut data = std::fs::read(&layer).unwrap();
+        let last = data.len() - 1;
+        data[last] ^= 1;
+        std::fs::write(&layer, &data).unwrap();
+        let err = read_image(&ImageSource::from_path(dir.path()), None).unwrap_err();
+        assert!(matches!(err, LayoutError::Corrupt { .. }), "{err}");
+        assert!(err.to_string().contains(&img.layers[0].digest));
+        std::fs::remove_file(&layer).unwrap();
+        let err = read_image(&ImageSource::from_path(dir.path()), None).unwrap_err();
+        assert!(matches!(err, LayoutError::MissingBlob { .. }), "{err}");
+    }
+
+    #[test]
+    fn archives_are_reproducible_and_read_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b) = (dir.path().join("a.tar"), dir.path().join("b.tar"));
+        let img = image(0);
+        write_archive(&a, &img, Some("demo/hello")).unwrap();
+        write_archive(&b, &img, Some("demo/hello")).unwrap();
+        assert_eq!(std::fs::read(&a).unwrap(), std::fs::read(&b).unwrap());
+        let back = read_image(&ImageSource::from_path(&a), Some("demo/hello:latest")).unwrap();
+        assert_eq!(back.manifest, img.manifest);
+        let members: Vec<String> = tar::Archive::new(std::fs::File::open(&a).unwrap())
+            .entries()
+            .unwrap()
+            .map(|e| e.unwrap().path().unwrap().to_string_lossy().into_owned())
+            .collect();
+        assert!(members.contains(&"manifest.json".to_string()), "{members:?}");
+        let docker: serde_json::Value = serde_json::from_slice(&Tree::read_archive(&a).unwrap().read(&a, "manifest.json").unwrap()).unwrap();
+        assert_eq!(docker[0]["RepoTags"][0], "demo/hello:latest");
+    }
+
+    #[test]
+    fn blob_paths_only_come_from_sha256_digests() {
+        let dir = tempfile::tempdir().unwrap();
+        let layout = OciLayout::create(dir.path()).unwrap();
+        assert!(layout.blob_path("sha256:../../../etc/passwd").is_err());
+        assert!(!layout.has_blob("sha512:00"));
+        assert!(matches!(OciLayout::open(&dir.path().join("nope")), Err(LayoutError::NotALayout(_))));
+    }
+}

@@ -1,0 +1,373 @@
+//! Unpacking an image's layers into a folder, safely.
+//!
+//! Layers come from registries and archives, that is from whoever made the
+//! image. Nothing in one may land outside the destination: entries with `..`
+//! or absolute paths, symlinks and hard links that point out, writes through
+//! a symlink an earlier entry planted, and device files are all refused.
+//! OCI whiteouts (`.wh.NAME`, `.wh..wh..opq`) are applied between layers.
+//! The tree is built in a temporary folder and renamed into place at the end,
+//! so a failure leaves nothing behind.
+
+use std::collections::HashSet;
+use std::io;
+use std::path::{Component, Path, PathBuf};
+
+use crate::image::{Image, MEDIA_TYPE_WASM_LAYER};
+use crate::layer::{Compression, UnsupportedMediaType};
+
+/// File name of the module when an artifact (whose only layer is the module
+/// itself, not a tar) is unpacked.
+pub const ARTIFACT_MODULE_FILE: &str = "module.wasm";
+
+const WHITEOUT_PREFIX: &str = ".wh.";
+const OPAQUE_WHITEOUT: &str = ".wh..wh..opq";
+
+/// Why an image could not be unpacked.
+#[derive(Debug, thiserror::Error)]
+pub enum UnpackError {
+    #[error("layer {layer}: entry {entry:?} {reason}")]
+    Unsafe {
+        layer: String,
+        entry: String,
+        reason: &'static str,
+    },
+    #[error("layer {layer}: {source}")]
+    Layer { layer: String, source: io::Error },
+    #[error(transparent)]
+    MediaType(#[from] UnsupportedMediaType),
+    #[error("{0}: destination exists and is not empty")]
+    NotEmpty(PathBuf),
+    #[error("{path}: {source}")]
+    Io { path: PathBuf, source: io::Error },
+}
+
+/// Unpacks every layer of `image`, in order, into `dest`, which must not
+/// exist or be empty.
+pub fn unpack_image(image: &Image, dest: &Path) -> Result<(), UnpackError> {
+    let io_err = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| UnpackError::Io { path, source }
+    };
+    if dest.exists() {
+        let mut entries = std::fs::read_dir(dest).map_err(io_err(dest))?;
+        if entries.next().is_some() {
+            return Err(UnpackError::NotEmpty(dest.to_path_buf()));
+        }
+        std::fs::remove_dir(dest).map_err(io_err(dest))?;
+    }
+    let parent = match dest.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    std::fs::create_dir_all(&parent).map_err(io_err(&parent))?;
+    let staging = tempfile::Builder::new()
+        .prefix(".wasmpack-unpack-")
+        .tempdir_in(&parent)
+        .map_err(io_err(&parent))?;
+    for layer in &image.layers {
+        if layer.media_type == MEDIA_TYPE_WASM_LAYER {
+            let path = staging.path().join(ARTIFACT_MODULE_FILE);
+            std::fs::write(&path, &layer.data).map_err(io_err(&path))?;
+            continue;
+        }
+        let compression = Compression::from_media_type(&layer.media_type)?;
+        let reader = compression
+            .decompress(layer.data.as_slice())
+            .map_err(|source| UnpackError::Layer {
+                layer: layer.digest.clone(),
+                source,
+            })?;
+        unpack_layer(reader, staging.path(), &layer.digest)?;
+    }
+    let staged = staging.keep();
+    std::fs::rename(&staged, dest).map_err(io_err(dest))?;
+    Ok(())
+}
+
+/// Applies one uncompressed layer tar on top of what `root` holds.
+pub fn unpack_layer(reader: impl io::Read, root: &Path, layer: &str) -> Result<(), UnpackError> {
+    let layer_err = |source| UnpackError::Layer {
+        layer: layer.to_string(),
+        source,
+    };
+    // Paths this layer wrote: an opaque whiteout hides only what lower
+    // layers put in its folder.
+    let mut written: HashSet<PathBuf> = HashSet::new();
+    let mut archive = tar::Archive::new(reader);
+    for entry in archive.entries().map_err(layer_err)? {
+        let mut entry = entry.map_err(layer_err)?;
+        let raw_path = entry.path().map_err(layer_err)?.to_string_lossy().into_owned();
+        let unsafe_entry = |reason| UnpackError::Unsafe {
+            layer: layer.to_string(),
+            entry: raw_path.clone(),
+            reason,
+        };
+        let Some(rel) = contained(Path::new(&raw_path)) else {
+            return Err(unsafe_entry("is absolute or climbs out with `..`"));
+        };
+        if rel.as_os_str().is_empty() {
+            continue; // the root folder itself
+        }
+        let target = root.join(&rel);
+        if writes_through_symlink(root, &rel) {
+            return Err(unsafe_entry("would be written through a symlink"));
+        }
+        let file_name = rel.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        if file_name == OPAQUE_WHITEOUT {
+            let dir = target.parent().unwrap_or(root);
+            clear_lower(dir, &written).map_err(layer_err)?;
+            continue;
+        }
+        if let Some(hidden) = file_name.strip_prefix(WHITEOUT_PREFIX) {
+            remove_any(&target.with_file_name(hidden)).map_err(layer_err)?;
+            continue;
+        }
+        let mode = entry.header().mode().map_err(layer_err)? & 0o777;
+        let kind = entry.header().entry_type();
+        if let Some(parent) = target.parent() {
+            std::fs::create_dir_all(parent).map_err(layer_err)?;
+        }
+        match kind {
+            tar::EntryType::Directory => {
+                if !target.is_dir() || target.is_symlink() {
+                    remove_any(&target).map_err(layer_err)?;
+                    std::fs::create_dir(&target).map_err(layer_err)?;
+                }
+                set_mode(&target, mode | 0o700).map_err(layer_err)?;
+            }
+            tar::EntryType::Regular | tar::EntryType::Continuous => {
+                remove_any(&target).map_err(layer_err)?;
+                let mut file = std::fs::OpenOptions::new()
+                    .write(true)
+                    .create_new(true)
+                    .open(&target)
+                    .map_err(layer_err)?;
+                io::copy(&mut entry, &mut file).map_err(layer_err)?;
+                set_mode(&target, mode).map_err(layer_err)?;
+            }
+            tar::EntryType::Symlink => {
+                let link = entry.link_name().map_err(layer_err)?.ok_or_else(|| unsafe_entry("is a symlink without a target"))?;
+                let link_dir = rel.parent().unwrap_or(Path::new(""));
+                // An absolute target means the image's root, but on the host it
+                // would name the host's: rewrite it relative to the link.
+                let link = match link.strip_prefix("/") {
+                    Ok(from_root) => {
+                        let depth = link_dir.components().count();
+                        let up: PathBuf = std::iter::once(".").chain(std::iter::repeat_n("..", depth)).collect();
+                        up.join(from_root)
+                    }
+                    Err(_) => link.into_owned(),
+                };
+                if contained(&link_dir.join(&link)).is_none() {
+                    return Err(unsafe_entry("is a symlink that points outside the image"));
+                }
+                remove_any(&target).map_err(layer_err)?;
+                std::os::unix::fs::symlink(&link, &target).map_err(layer_err)?;
+            }
+            tar::EntryType::Link => {
+                let link = entry.link_name().map_err(layer_err)?.ok_or_else(|| unsafe_entry("is a hard link without a target"))?;
+                let Some(link_rel) = contained(&link) else {
+                    return Err(unsafe_entry("is a hard link that points outside the image"));
+                };
+                let source = root.join(&link_rel);
+                if writes_through_symlink(root, &link_rel) || source.is_symlink() || !source.is_file() {
+                    return Err(unsafe_entry("is a hard link to something that is not a file of the image"));
+                }
+                remove_any(&target).map_err(layer_err)?;
+                std::fs::hard_link(&source, &target).map_err(layer_err)?;
+            }
+            _ => return Err(unsafe_entry("is a device, fifo or other special file")),
+        }
+        written.insert(rel);
+    }
+    Ok(())
+}
+
+/// `path` as a relative path that stays inside the root, or `None`.
+/// Absolute paths are refused (`/x`), as is anything whose `..` parts climb
+/// above the start; `.` parts are dropped.
+fn contained(path: &Path) -> Option<PathBuf> {
+    let mut parts: Vec<&std::ffi::OsStr> = Vec::new();
+    for component in path.components() {
+        match component {
+            Component::Normal(part) => parts.push(part),
+            Component::CurDir => {}
+            Component::ParentDir => {
+                parts.pop()?;
+            }
+            Component::RootDir | Component::Prefix(_) => return None,
+        }
+    }
+    Some(parts.iter().collect())
+}
+
+/// Whether a folder on the way from `root` to `rel` is a symlink, so that
+/// writing `rel` would follow it (possibly out of the root).
+fn writes_through_symlink(root: &Path, rel: &Path) -> bool {
+    let mut at = root.to_path_buf();
+    let parents: Vec<_> = rel.components().collect();
+    for part in &parents[..parents.len().saturating_sub(1)] {
+        at.push(part);
+        if at.is_symlink() {
+            return true;
+        }
+    }
+    false
+}
+
+/// Removes what `dir` holds that this layer did not write.
+fn clear_lower(dir: &Path, written: &HashSet<PathBuf>) -> io::Result<()> {
+    let Ok(children) = std::fs::read_dir(dir) else {
+        return Ok(());
+    };
+    for child in children {
+        let path = child?.path();
+        if !written.iter().any(|w| path.ends_with(w)) {
+            remove_any(&path)?;
+        }
+    }
+    Ok(())
+}
+
+/// Removes a file, symlink or folder tree; nothing there is fine.
+fn remove_any(path: &Path) -> io::Result<()> {
+    match std::fs::symlink_metadata(path) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(e),
+        Ok(meta) if meta.is_dir() => std::fs::remove_dir_all(path),
+        Ok(_) => std::fs::remove_file(path),
+    }
+}
+
+fn set_mode(path: &Path, mode: u32) -> io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A tar built entry by entry, with whatever (hostile) names we like.
+    struct RawTar(tar::Builder<Vec<u8>>);
+
+    impl RawTar {
+        fn new() -> Self {
+            Self(tar::Builder::new(Vec::new()))
+        }
+
+        fn entry(mut self, name: &str, kind: tar::EntryType, link: &str, data: &[u8]) -> Self {
+            let mut header = tar::Header::new_gnu();
+            // Set the name bytes directly: the tar crate's setters refuse `..`.
+            let bytes = name.as_bytes();
+            header.as_old_mut().name[..bytes.len()].copy_from_slice(bytes);
+            header.set_entry_type(kind);
+            header.set_mode(0o644);
+            header.set_size(data.len() as u64);
+            if !link.is_empty() {
+                header.as_old_mut().linkname[..link.len()].copy_from_slice(link.as_bytes());
+            }
+            header.set_cksum();
+            self.0.append(&header, data).unwrap();
+            self
+        }
+
+        fn file(self, name: &str, data: &[u8]) -> Self {
+            self.entry(name, tar::EntryType::Regular, "", data)
+        }
+
+        fn bytes(self) -> Vec<u8> {
+            self.0.into_inner().unwrap()
+        }
+    }
+
+    fn unpack(tar: Vec<u8>) -> (tempfile::TempDir, Result<(), UnpackError>) {
+        let dir = tempfile::tempdir().unwrap();
+        let result = unpack_layer(tar.as_slice(), dir.path(), "sha256:test");
+        (dir, result)
+    }
+
+    fn assert_refused(tar: Vec<u8>, why: &str) {
+        let outside = tempfile::tempdir().unwrap();
+        let (_dir, result) = unpack(tar);
+        let err = result.expect_err(why);
+        assert!(matches!(err, UnpackError::Unsafe { .. }), "{why}: {err}");
+        assert_eq!(std::fs::read_dir(outside.path()).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn plain_files_folders_and_inner_links_unpack() {
+        let tar = RawTar::new()
+            .entry("app/", tar::EntryType::Directory, "", b"")
+            .file("app/main.wasm", b"\0asm")
+            .entry("app/link", tar::EntryType::Symlink, "main.wasm", b"")
+            .entry("app/abs", tar::EntryType::Symlink, "/app/main.wasm", b"")
+            .entry("app/hard", tar::EntryType::Link, "app/main.wasm", b"")
+            .bytes();
+        let (dir, result) = unpack(tar);
+        result.unwrap();
+        assert_eq!(std::fs::read(dir.path().join("app/link")).unwrap(), b"\0asm");
+        assert_eq!(std::fs::read(dir.path().join("app/hard")).unwrap(), b"\0asm");
+        assert_eq!(std::fs::read(dir.path().join("app/abs")).unwrap(), b"\0asm");
+        assert_eq!(std::fs::read_link(dir.path().join("app/abs")).unwrap(), Path::new("./../app/main.wasm"));
+    }
+
+    #[test]
+    fn escapes_are_refused() {
+        assert_refused(RawTar::new().file("../evil", b"x").bytes(), "dot-dot");
+        assert_refused(RawTar::new().file("a/../../evil", b"x").bytes(), "nested dot-dot");
+        assert_refused(RawTar::new().file("/etc/evil", b"x").bytes(), "absolute");
+        assert_refused(
+            RawTar::new().entry("out", tar::EntryType::Symlink, "../../..", b"").bytes(),
+            "symlink pointing out",
+        );
+        assert_refused(
+            RawTar::new()
+                .entry("d", tar::EntryType::Symlink, "/", b"")
+                .file("d/evil", b"x")
+                .bytes(),
+            "write through an in-image symlink",
+        );
+        assert_refused(
+            RawTar::new().entry("h", tar::EntryType::Link, "../../etc/passwd", b"").bytes(),
+            "hard link out",
+        );
+        assert_refused(
+            RawTar::new().entry("dev", tar::EntryType::Char, "", b"").bytes(),
+            "device",
+        );
+    }
+
+    #[test]
+    fn whiteouts_remove_lower_layer_content() {
+        let dir = tempfile::tempdir().unwrap();
+        let lower = RawTar::new().file("a/x", b"1").file("a/y", b"2").file("b", b"3").bytes();
+        unpack_layer(lower.as_slice(), dir.path(), "l1").unwrap();
+        let upper = RawTar::new()
+            .file("a/z", b"4")
+            .file("a/.wh..wh..opq", b"")
+            .file(".wh.b", b"")
+            .bytes();
+        unpack_layer(upper.as_slice(), dir.path(), "l2").unwrap();
+        let mut left: Vec<_> = std::fs::read_dir(dir.path().join("a")).unwrap().map(|e| e.unwrap().file_name()).collect();
+        left.sort();
+        assert_eq!(left, ["z"]);
+        assert!(!dir.path().join("b").exists());
+    }
+
+    #[test]
+    fn a_failed_unpack_leaves_no_destination() {
+        let dir = tempfile::tempdir().unwrap();
+        let bad = RawTar::new().file("ok", b"1").file("../evil", b"x").bytes();
+        let image = Image {
+            manifest: crate::digest::Blob::new("m", vec![]),
+            config: crate::digest::Blob::new("c", vec![]),
+            layers: vec![crate::digest::Blob::new(crate::layer::MEDIA_TYPE_TAR, bad)],
+            platform: crate::image::WasiOs::Wasi.platform(),
+        };
+        let dest = dir.path().join("rootfs");
+        assert!(unpack_image(&image, &dest).is_err());
+        assert!(!dest.exists());
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0, "no staging folder left");
+    }
+}
