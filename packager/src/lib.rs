@@ -4,4 +4,6 @@
 pub mod digest;
 pub mod image;
 pub mod layer;
+pub mod layout;
+pub mod unpack;
 pub mod wasm;
