@@ -3,6 +3,7 @@
 
 pub mod digest;
 pub mod image;
+pub mod inspect;
 pub mod layer;
 pub mod layout;
 pub mod unpack;

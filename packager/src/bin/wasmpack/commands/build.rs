@@ -1,0 +1,176 @@
+//! `wasmpack build`: a `.wasm` file (and extra files) into a FROM-scratch
+//! wasi/wasm image or a wasm OCI artifact, in an OCI layout or archive.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use clap::Args;
+use wasmpack_packager::image::{build_image, Image, ImageFormat, ImageSpec, WasiOs};
+use wasmpack_packager::layer::{Compression, LayerContents};
+use wasmpack_packager::layout::{write_archive, OciLayout};
+use wasmpack_packager::wasm::{strip_custom_sections, validate};
+
+use super::{human_size, key_value, print_json};
+
+#[derive(Args)]
+pub struct BuildCommand {
+    /// The entrypoint module.
+    wasm: PathBuf,
+    /// Where to write: a folder (OCI image layout) or a file ending in `.tar`
+    /// (OCI archive, which `docker load` and skopeo read).
+    #[arg(short, long)]
+    output: PathBuf,
+    /// Image name, e.g. `demo/hello:1` (tag `latest` when omitted).
+    #[arg(short, long)]
+    tag: Option<String>,
+    /// Path of the module inside the image [default: /<file name>].
+    #[arg(long)]
+    path: Option<String>,
+    /// Extra file or folder to place in the image, as HOST_PATH:IMAGE_PATH.
+    #[arg(long = "add", value_name = "SRC:DEST")]
+    add: Vec<String>,
+    /// Arguments passed to the module (the image's CMD); repeat for each.
+    #[arg(long = "cmd", value_name = "ARG", allow_hyphen_values = true)]
+    cmd: Vec<String>,
+    /// Environment variable KEY=VALUE.
+    #[arg(long = "env", value_name = "KEY=VALUE")]
+    env: Vec<String>,
+    /// Image label KEY=VALUE (in the config).
+    #[arg(long = "label", value_name = "KEY=VALUE")]
+    labels: Vec<String>,
+    /// Manifest annotation KEY=VALUE.
+    #[arg(long = "annotation", value_name = "KEY=VALUE")]
+    annotations: Vec<String>,
+    /// Working directory of the module.
+    #[arg(long)]
+    workdir: Option<String>,
+    /// wasi/wasm (what `docker buildx --platform wasi/wasm` writes), wasip1/wasm or wasip2/wasm.
+    #[arg(long, default_value = "wasi/wasm")]
+    platform: WasiOs,
+    /// `image` (a container image) or `artifact` (the CNCF wasm OCI artifact).
+    #[arg(long, default_value = "image")]
+    format: ImageFormat,
+    /// Layer compression: gzip, zstd or none.
+    #[arg(long, default_value = "gzip")]
+    compression: Compression,
+    /// Remove custom sections (debug info, names, producers) from the module.
+    #[arg(long)]
+    strip: bool,
+    /// Print the result as one JSON object on stdout.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(serde::Serialize)]
+struct BuildResult<'a> {
+    reference: Option<&'a str>,
+    output: &'a Path,
+    digest: &'a str,
+    size: u64,
+}
+
+impl BuildCommand {
+    pub fn run(self) -> Result<()> {
+        let image = self.build()?;
+        let name = self.tag.as_deref();
+        if is_archive(&self.output) {
+            write_archive(&self.output, &image, name)?;
+        } else {
+            OciLayout::create(&self.output)?.write_image(&image, name)?;
+        }
+        if self.json {
+            print_json(&BuildResult {
+                reference: name,
+                output: &self.output,
+                digest: &image.manifest.digest,
+                size: image.manifest.size,
+            })?;
+        } else {
+            eprintln!(
+                "wrote {} {} {}",
+                self.output.display(),
+                name.unwrap_or("(unnamed)"),
+                image.manifest.digest
+            );
+        }
+        Ok(())
+    }
+
+    /// Validates and assembles everything before a single byte is written.
+    fn build(&self) -> Result<Image> {
+        let bytes = std::fs::read(&self.wasm).with_context(|| format!("reading {}", self.wasm.display()))?;
+        let facts = validate(&self.wasm, &bytes)?;
+        self.report(format_args!(
+            "{}: {:?}, WASI {}, {}",
+            self.wasm.display(),
+            facts.kind,
+            facts.wasi.map(|w| format!("{w:?}")).unwrap_or_else(|| "none".into()),
+            human_size(facts.size)
+        ));
+        if let Some(warning) = facts.start_warning() {
+            eprintln!("warning: {}: {warning}", self.wasm.display());
+        }
+        let wasm = if self.strip {
+            let (stripped, report) = strip_custom_sections(&bytes)
+                .with_context(|| format!("stripping {}", self.wasm.display()))?;
+            self.report(format_args!(
+                "stripped {} custom sections: {} -> {}",
+                report.sections_removed,
+                human_size(report.size_before),
+                human_size(report.size_after)
+            ));
+            stripped
+        } else {
+            bytes
+        };
+        let file_name = self.wasm.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let mut extra = LayerContents::new();
+        for add in &self.add {
+            let Some((src, dest)) = add.rsplit_once(':') else {
+                bail!("--add {add:?} is not SRC:DEST");
+            };
+            extra.add_host_path(Path::new(src), dest)?;
+        }
+        let spec = ImageSpec {
+            wasm,
+            facts: Some(facts),
+            wasm_path: self.path.clone().unwrap_or(format!("/{file_name}")),
+            extra,
+            cmd: self.cmd.clone(),
+            env: self.env.iter().map(|e| key_value(e).map(|_| e.clone())).collect::<Result<_>>()?,
+            labels: pairs(&self.labels)?,
+            annotations: pairs(&self.annotations)?,
+            workdir: self.workdir.clone(),
+            os: self.platform,
+            format: self.format,
+            compression: self.compression,
+            epoch: source_date_epoch()?,
+        };
+        Ok(build_image(&spec)?)
+    }
+
+    fn report(&self, line: std::fmt::Arguments) {
+        if !self.json {
+            eprintln!("{line}");
+        }
+    }
+}
+
+fn is_archive(output: &Path) -> bool {
+    output.extension().is_some_and(|e| e == "tar")
+}
+
+fn pairs(args: &[String]) -> Result<BTreeMap<String, String>> {
+    args.iter().map(|a| key_value(a)).collect()
+}
+
+/// `SOURCE_DATE_EPOCH` (the reproducible-builds convention), or 0.
+fn source_date_epoch() -> Result<u64> {
+    match std::env::var("SOURCE_DATE_EPOCH") {
+        Ok(value) if !value.is_empty() => value
+            .parse()
+            .with_context(|| format!("SOURCE_DATE_EPOCH={value:?} is not a number of seconds")),
+        _ => Ok(0),
+    }
+}

@@ -1,0 +1,76 @@
+//! `wasmpack inspect`: manifest, config, layers, annotations and the wasm
+//! facts of an image in an OCI layout or archive.
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+use clap::Args;
+use wasmpack_packager::inspect::{describe, ImageReport};
+use wasmpack_packager::layout::{read_image, ImageSource};
+
+use super::{human_size, print_json};
+
+#[derive(Args)]
+pub struct InspectCommand {
+    /// An OCI layout folder or OCI archive.
+    source: PathBuf,
+    /// Which image of a layout holding several (name, tag or digest).
+    #[arg(short, long)]
+    name: Option<String>,
+    /// Print the report as one JSON object on stdout.
+    #[arg(long)]
+    json: bool,
+}
+
+impl InspectCommand {
+    pub fn run(self) -> Result<()> {
+        let image = read_image(&ImageSource::from_path(&self.source), self.name.as_deref())?;
+        let report = describe(&image)?;
+        if self.json {
+            print_json(&report)
+        } else {
+            print_report(&report);
+            Ok(())
+        }
+    }
+}
+
+fn print_report(r: &ImageReport) {
+    println!("Digest:      {}", r.digest);
+    println!("MediaType:   {}", r.media_type);
+    println!("Platform:    {}", r.platform);
+    println!("Config:      {}", r.config_media_type);
+    if !r.entrypoint.is_empty() {
+        println!("Entrypoint:  {:?}", r.entrypoint);
+    }
+    if !r.cmd.is_empty() {
+        println!("Cmd:         {:?}", r.cmd);
+    }
+    for env in &r.env {
+        println!("Env:         {env}");
+    }
+    if let Some(dir) = &r.workdir {
+        println!("WorkingDir:  {dir}");
+    }
+    for (k, v) in &r.labels {
+        println!("Label:       {k}={v}");
+    }
+    for (k, v) in &r.annotations {
+        println!("Annotation:  {k}={v}");
+    }
+    for layer in &r.layers {
+        println!("Layer:       {} {} ({})", layer.digest, layer.media_type, human_size(layer.size));
+        for (k, v) in &layer.annotations {
+            println!("             {k}={v}");
+        }
+    }
+    match (&r.wasm, &r.wasm_error) {
+        (Some(facts), _) => {
+            let wasi = facts.wasi.map(|w| format!("{w:?}")).unwrap_or_else(|| "none".into());
+            println!("Wasm:        {:?}, WASI {wasi}, {}", facts.kind, human_size(facts.size));
+            println!("Start:       {}", if facts.has_start { "yes" } else { "no (not runnable as a command)" });
+            println!("Imports:     {}", facts.imports.join(", "));
+        }
+        (None, reason) => println!("Wasm:        invalid: {}", reason.as_deref().unwrap_or("unknown")),
+    }
+}

@@ -1,0 +1,223 @@
+//! What `wasmpack inspect` reports about an image: its manifest, config and
+//! layers, and the facts about the wasm module its entrypoint names.
+
+use std::collections::BTreeMap;
+use std::io::{self, Read};
+use std::path::Path;
+
+use serde::Serialize;
+
+use crate::image::{Image, MEDIA_TYPE_WASM_CONFIG, MEDIA_TYPE_WASM_LAYER};
+use crate::layer::Compression;
+use crate::wasm::{validate, WasmError, WasmFacts};
+
+/// Why an image could not be described.
+#[derive(Debug, thiserror::Error)]
+pub enum InspectError {
+    #[error("the manifest is not valid JSON: {0}")]
+    Manifest(serde_json::Error),
+    #[error("the config is not valid JSON: {0}")]
+    Config(serde_json::Error),
+    #[error("reading layer {layer}: {source}")]
+    Layer { layer: String, source: io::Error },
+    #[error(transparent)]
+    MediaType(#[from] crate::layer::UnsupportedMediaType),
+}
+
+/// The report, in the shape `--json` prints it.
+#[derive(Debug, Clone, Serialize)]
+pub struct ImageReport {
+    pub digest: String,
+    pub media_type: String,
+    pub platform: String,
+    pub config_media_type: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub entrypoint: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub cmd: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub env: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub workdir: Option<String>,
+    pub labels: BTreeMap<String, String>,
+    pub annotations: BTreeMap<String, String>,
+    pub layers: Vec<LayerReport>,
+    /// The entrypoint module's facts…
+    pub wasm: Option<WasmFacts>,
+    /// …or why there are none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub wasm_error: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct LayerReport {
+    pub digest: String,
+    pub media_type: String,
+    pub size: u64,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub annotations: BTreeMap<String, String>,
+}
+
+/// Only the fields inspect reads; everything else in the documents is ignored.
+#[derive(serde::Deserialize, Default)]
+struct Manifest {
+    #[serde(default)]
+    annotations: BTreeMap<String, String>,
+    #[serde(default)]
+    layers: Vec<ManifestLayer>,
+}
+
+#[derive(serde::Deserialize)]
+struct ManifestLayer {
+    #[serde(default)]
+    annotations: BTreeMap<String, String>,
+}
+
+#[derive(serde::Deserialize, Default)]
+struct ConfigFile {
+    #[serde(default)]
+    config: RuntimeConfig,
+}
+
+#[derive(serde::Deserialize, Default)]
+#[serde(rename_all = "PascalCase")]
+struct RuntimeConfig {
+    entrypoint: Option<Vec<String>>,
+    cmd: Option<Vec<String>>,
+    env: Option<Vec<String>>,
+    working_dir: Option<String>,
+    labels: Option<BTreeMap<String, String>>,
+}
+
+/// Describes `image`, validating the module its entrypoint names.
+pub fn describe(image: &Image) -> Result<ImageReport, InspectError> {
+    let manifest: Manifest = serde_json::from_slice(&image.manifest.data).map_err(InspectError::Manifest)?;
+    let is_artifact = image.config.media_type == MEDIA_TYPE_WASM_CONFIG;
+    let runtime = if is_artifact {
+        RuntimeConfig::default()
+    } else {
+        serde_json::from_slice::<ConfigFile>(&image.config.data)
+            .map_err(InspectError::Config)?
+            .config
+    };
+    let entrypoint = runtime.entrypoint.unwrap_or_default();
+    let wasm = if is_artifact {
+        match image.layers.iter().find(|l| l.media_type == MEDIA_TYPE_WASM_LAYER) {
+            Some(layer) => validate(Path::new(&layer.digest), &layer.data).map_err(|e| e.to_string()),
+            None => Err("the artifact has no application/wasm layer".to_string()),
+        }
+    } else {
+        entrypoint_facts(image, entrypoint.first().map(String::as_str))?
+    };
+    let layers = image
+        .layers
+        .iter()
+        .enumerate()
+        .map(|(i, blob)| LayerReport {
+            digest: blob.digest.clone(),
+            media_type: blob.media_type.clone(),
+            size: blob.size,
+            annotations: manifest.layers.get(i).map(|l| l.annotations.clone()).unwrap_or_default(),
+        })
+        .collect();
+    Ok(ImageReport {
+        digest: image.manifest.digest.clone(),
+        media_type: image.manifest.media_type.clone(),
+        platform: format!("{}/{}", image.platform.os(), image.platform.architecture()),
+        config_media_type: image.config.media_type.clone(),
+        entrypoint,
+        cmd: runtime.cmd.unwrap_or_default(),
+        env: runtime.env.unwrap_or_default(),
+        workdir: runtime.working_dir,
+        labels: runtime.labels.unwrap_or_default(),
+        annotations: manifest.annotations,
+        layers,
+        wasm_error: wasm.as_ref().err().cloned(),
+        wasm: wasm.ok(),
+    })
+}
+
+/// Validates the file at the entrypoint path, as the top layer holding it
+/// has it.
+fn entrypoint_facts(image: &Image, entrypoint: Option<&str>) -> Result<Result<WasmFacts, String>, InspectError> {
+    let Some(path) = entrypoint else {
+        return Ok(Err("the image has no entrypoint".to_string()));
+    };
+    let wanted = path.trim_start_matches('/');
+    let mut found = None;
+    for layer in &image.layers {
+        let layer_err = |source| InspectError::Layer {
+            layer: layer.digest.clone(),
+            source,
+        };
+        let compression = Compression::from_media_type(&layer.media_type)?;
+        let reader = compression.decompress(layer.data.as_slice()).map_err(layer_err)?;
+        let mut archive = tar::Archive::new(reader);
+        for entry in archive.entries().map_err(layer_err)? {
+            let mut entry = entry.map_err(layer_err)?;
+            let name = entry.path().map_err(layer_err)?.to_string_lossy().into_owned();
+            if name.trim_start_matches("./").trim_start_matches('/') == wanted
+                && entry.header().entry_type() == tar::EntryType::Regular
+            {
+                let mut data = Vec::new();
+                entry.read_to_end(&mut data).map_err(layer_err)?;
+                found = Some(data);
+            }
+        }
+    }
+    Ok(match found {
+        Some(data) => validate(Path::new(path), &data).map_err(|e: WasmError| e.to_string()),
+        None => Err(format!("{path}: the entrypoint is not a file in the image")),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::image::{build_image, ImageFormat, ImageSpec};
+    use crate::wasm::tests::hello_wasm;
+    use crate::wasm::WasiVersion;
+
+    fn spec() -> ImageSpec {
+        ImageSpec {
+            wasm: hello_wasm(),
+            wasm_path: "/app/hello.wasm".into(),
+            cmd: vec!["a".into()],
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn reports_the_entrypoint_module_and_runtime_settings() {
+        let mut spec = spec();
+        spec.annotations.insert("org.opencontainers.image.source".into(), "x".into());
+        let report = describe(&build_image(&spec).unwrap()).unwrap();
+        assert_eq!(report.platform, "wasi/wasm");
+        assert_eq!(report.entrypoint, ["/app/hello.wasm"]);
+        assert_eq!(report.cmd, ["a"]);
+        assert_eq!(report.layers.len(), 1);
+        assert_eq!(report.annotations["org.opencontainers.image.source"], "x");
+        let facts = report.wasm.unwrap();
+        assert_eq!(facts.wasi, Some(WasiVersion::Preview1));
+        assert!(facts.has_start);
+    }
+
+    #[test]
+    fn an_entrypoint_that_is_not_wasm_is_reported() {
+        let mut spec = spec();
+        spec.wasm = b"#!/bin/sh\n".to_vec();
+        let report = describe(&build_image(&spec).unwrap()).unwrap();
+        assert!(report.wasm.is_none());
+        assert!(report.wasm_error.unwrap().contains("not a wasm binary"));
+    }
+
+    #[test]
+    fn artifacts_report_their_module() {
+        let mut spec = spec();
+        spec.cmd.clear();
+        spec.format = ImageFormat::Artifact;
+        let report = describe(&build_image(&spec).unwrap()).unwrap();
+        assert_eq!(report.config_media_type, MEDIA_TYPE_WASM_CONFIG);
+        assert!(report.wasm.unwrap().has_start);
+    }
+}
