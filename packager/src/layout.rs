@@ -173,17 +173,55 @@ impl OciLayout {
 
     /// Stores every blob of `image`, then names its manifest: the index is
     /// written last, so it never names a blob that is not there.
+    /// On failure the blobs this call added are removed again.
     pub fn write_image(&self, image: &Image, name: Option<&str>) -> Result<(), LayoutError> {
-        for blob in image.blobs() {
-            self.write_blob(blob)?;
+        let mut added = Vec::new();
+        let result = image
+            .blobs()
+            .chain(std::iter::once(&image.manifest))
+            .try_for_each(|blob| {
+                if !self.has_blob(&blob.digest) {
+                    self.write_blob(blob)?;
+                    added.push(self.blob_path(&blob.digest)?);
+                }
+                Ok(())
+            })
+            .and_then(|()| self.add_manifest(&image.manifest, &image.platform, name));
+        if result.is_err() {
+            for path in added {
+                let _ = std::fs::remove_file(path);
+            }
         }
-        self.write_blob(&image.manifest)?;
-        self.add_manifest(&image.manifest, &image.platform, name)
+        result
     }
 
     fn write_index(&self, index: &ImageIndex) -> Result<(), LayoutError> {
         write_atomically(&self.root.join(INDEX_FILE), &canonical_json(index))
     }
+}
+
+/// Saves `image` in the layout at `dest`: added to it when it exists, else
+/// built in a temporary folder beside it and renamed into place, so that a
+/// failure leaves no layout behind.
+pub fn save_image(dest: &Path, image: &Image, name: Option<&str>) -> Result<(), LayoutError> {
+    if dest.exists() {
+        return OciLayout::create(dest)?.write_image(image, name);
+    }
+    let io_err = |source| LayoutError::Io {
+        path: dest.to_path_buf(),
+        source,
+    };
+    let parent = match dest.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    std::fs::create_dir_all(parent).map_err(io_err)?;
+    let staging = tempfile::Builder::new()
+        .prefix(".wasmpack-layout-")
+        .tempdir_in(parent)
+        .map_err(io_err)?;
+    OciLayout::create(staging.path())?.write_image(image, name)?;
+    std::fs::rename(staging.keep(), dest).map_err(io_err)
 }
 
 /// Writes `image` as an OCI archive at `path`, which `docker load`,
@@ -509,7 +547,7 @@ fn blob_member(digest: &str) -> String {
 }
 
 /// `os`/`architecture` from an image or wasm-artifact config.
-fn platform_of_config(config: &[u8]) -> Platform {
+pub(crate) fn platform_of_config(config: &[u8]) -> Platform {
     #[derive(Deserialize, Default)]
     struct OsArch {
         #[serde(default)]
@@ -636,6 +674,17 @@ mod tests {
         assert!(members.contains(&"manifest.json".to_string()), "{members:?}");
         let docker: serde_json::Value = serde_json::from_slice(&Tree::read_archive(&a).unwrap().read(&a, "manifest.json").unwrap()).unwrap();
         assert_eq!(docker[0]["RepoTags"][0], "demo/hello:latest");
+    }
+
+    #[test]
+    fn save_image_creates_a_layout_whole_or_adds_to_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let dest = dir.path().join("new/layout");
+        save_image(&dest, &image(0), Some("a:1")).unwrap();
+        save_image(&dest, &image(1), Some("a:2")).unwrap();
+        assert_eq!(OciLayout::open(&dest).unwrap().index().unwrap().manifests().len(), 2);
+        let leftovers: Vec<_> = std::fs::read_dir(dir.path().join("new")).unwrap().map(|e| e.unwrap().file_name()).collect();
+        assert_eq!(leftovers, ["layout"]);
     }
 
     #[test]

@@ -6,5 +6,6 @@ pub mod image;
 pub mod inspect;
 pub mod layer;
 pub mod layout;
+pub mod registry;
 pub mod unpack;
 pub mod wasm;

@@ -18,12 +18,16 @@ struct Cli {
 enum Command {
     Build(commands::build::BuildCommand),
     Inspect(commands::inspect::InspectCommand),
+    Push(commands::push::PushCommand),
+    Pull(commands::pull::PullCommand),
 }
 
 fn main() -> ExitCode {
     let result = match Cli::parse().command {
         Command::Build(c) => c.run(),
         Command::Inspect(c) => c.run(),
+        Command::Push(c) => c.run(),
+        Command::Pull(c) => c.run(),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

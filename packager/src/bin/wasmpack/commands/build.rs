@@ -8,10 +8,12 @@ use anyhow::{bail, Context, Result};
 use clap::Args;
 use wasmpack_packager::image::{build_image, Image, ImageFormat, ImageSpec, WasiOs};
 use wasmpack_packager::layer::{Compression, LayerContents};
-use wasmpack_packager::layout::{write_archive, OciLayout};
+use wasmpack_packager::layout::{save_image, write_archive};
+use wasmpack_packager::registry::push_image;
 use wasmpack_packager::wasm::{strip_custom_sections, validate};
 
-use super::{human_size, key_value, print_json};
+use super::push::print_push_report;
+use super::{block_on, human_size, key_value, print_json, RegistryArgs};
 
 #[derive(Args)]
 pub struct BuildCommand {
@@ -19,8 +21,13 @@ pub struct BuildCommand {
     wasm: PathBuf,
     /// Where to write: a folder (OCI image layout) or a file ending in `.tar`
     /// (OCI archive, which `docker load` and skopeo read).
-    #[arg(short, long)]
-    output: PathBuf,
+    #[arg(short, long, required_unless_present = "push")]
+    output: Option<PathBuf>,
+    /// Push the image to the registry its tag names.
+    #[arg(long, requires = "tag")]
+    push: bool,
+    #[command(flatten)]
+    registry: RegistryArgs,
     /// Image name, e.g. `demo/hello:1` (tag `latest` when omitted).
     #[arg(short, long)]
     tag: Option<String>,
@@ -65,7 +72,7 @@ pub struct BuildCommand {
 #[derive(serde::Serialize)]
 struct BuildResult<'a> {
     reference: Option<&'a str>,
-    output: &'a Path,
+    output: Option<&'a Path>,
     digest: &'a str,
     size: u64,
 }
@@ -74,25 +81,27 @@ impl BuildCommand {
     pub fn run(self) -> Result<()> {
         let image = self.build()?;
         let name = self.tag.as_deref();
-        if is_archive(&self.output) {
-            write_archive(&self.output, &image, name)?;
-        } else {
-            OciLayout::create(&self.output)?.write_image(&image, name)?;
+        if let Some(output) = &self.output {
+            if is_archive(output) {
+                write_archive(output, &image, name)?;
+            } else {
+                save_image(output, &image, name)?;
+            }
+            if self.json {
+                print_json(&BuildResult {
+                    reference: name,
+                    output: Some(output),
+                    digest: &image.manifest.digest,
+                    size: image.manifest.size,
+                })?;
+            } else {
+                eprintln!("wrote {} {} {}", output.display(), name.unwrap_or("(unnamed)"), image.manifest.digest);
+            }
         }
-        if self.json {
-            print_json(&BuildResult {
-                reference: name,
-                output: &self.output,
-                digest: &image.manifest.digest,
-                size: image.manifest.size,
-            })?;
-        } else {
-            eprintln!(
-                "wrote {} {} {}",
-                self.output.display(),
-                name.unwrap_or("(unnamed)"),
-                image.manifest.digest
-            );
+        if let (true, Some(reference)) = (self.push, name) {
+            let report = block_on(push_image(&image, reference, &self.registry.options(self.json)))??;
+            // With both an output and --json, the build line came first.
+            print_push_report(&report, self.json)?;
         }
         Ok(())
     }

@@ -1,30 +1,39 @@
 //! `wasmpack inspect`: manifest, config, layers, annotations and the wasm
 //! facts of an image in an OCI layout or archive.
 
-use std::path::PathBuf;
+use std::path::Path;
 
 use anyhow::Result;
 use clap::Args;
 use wasmpack_packager::inspect::{describe, ImageReport};
 use wasmpack_packager::layout::{read_image, ImageSource};
+use wasmpack_packager::registry::pull_image;
 
-use super::{human_size, print_json};
+use super::{block_on, human_size, print_json, RegistryArgs};
 
 #[derive(Args)]
 pub struct InspectCommand {
-    /// An OCI layout folder or OCI archive.
-    source: PathBuf,
+    /// An OCI layout folder, an OCI archive, or a registry reference.
+    source: String,
     /// Which image of a layout holding several (name, tag or digest).
     #[arg(short, long)]
     name: Option<String>,
     /// Print the report as one JSON object on stdout.
     #[arg(long)]
     json: bool,
+    #[command(flatten)]
+    registry: RegistryArgs,
 }
 
 impl InspectCommand {
     pub fn run(self) -> Result<()> {
-        let image = read_image(&ImageSource::from_path(&self.source), self.name.as_deref())?;
+        let path = Path::new(&self.source);
+        // A path that exists is local; anything else names a registry image.
+        let image = if path.exists() {
+            read_image(&ImageSource::from_path(path), self.name.as_deref())?
+        } else {
+            block_on(pull_image(&self.source, None, &self.registry.options(true)))??
+        };
         let report = describe(&image)?;
         if self.json {
             print_json(&report)

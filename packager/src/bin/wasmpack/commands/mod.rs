@@ -3,8 +3,49 @@
 
 pub mod build;
 pub mod inspect;
+pub mod pull;
+pub mod push;
+
+use std::io::IsTerminal;
 
 use anyhow::{bail, Result};
+use wasmpack_packager::registry::RegistryOptions;
+
+/// Options shared by every command that talks to a registry.
+#[derive(clap::Args)]
+pub struct RegistryArgs {
+    /// Use plain http (for a registry on localhost without TLS).
+    #[arg(long)]
+    pub insecure: bool,
+}
+
+impl RegistryArgs {
+    /// Progress bars only where someone watches them (a terminal) and no
+    /// JSON is expected.
+    pub fn options(&self, json: bool) -> RegistryOptions {
+        RegistryOptions {
+            insecure: self.insecure,
+            progress: !json && std::io::stderr().is_terminal(),
+        }
+    }
+}
+
+/// Runs a registry transfer to completion. The multi-thread runtime, since
+/// the HTTP client spawns its connection tasks onto it.
+pub fn block_on<F: std::future::Future>(future: F) -> Result<F::Output> {
+    Ok(tokio::runtime::Runtime::new()?.block_on(future))
+}
+
+/// `wasi/wasm` style platform.
+pub fn parse_platform(text: &str) -> Result<oci_spec::image::Platform> {
+    let Some((os, arch)) = text.split_once('/') else {
+        bail!("platform {text:?} is not OS/ARCH (for example wasi/wasm)");
+    };
+    Ok(oci_spec::image::PlatformBuilder::default()
+        .os(oci_spec::image::Os::from(os))
+        .architecture(oci_spec::image::Arch::from(arch))
+        .build()?)
+}
 
 /// Splits `KEY=VALUE` (for `--env`, `--label`, `--annotation`).
 pub fn key_value(arg: &str) -> Result<(String, String)> {

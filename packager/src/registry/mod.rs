@@ -1,0 +1,121 @@
+//! Moving images to and from OCI registries (Docker Hub included) with
+//! oci-client: credentials from the Docker config, blobs before manifests,
+//! every pulled byte verified, retries on transient failures.
+
+mod auth;
+mod pull;
+mod push;
+mod retry;
+
+pub use pull::pull_image;
+pub use push::{push_image, PushReport};
+
+use std::time::Duration;
+
+use oci_client::client::{ClientConfig, ClientProtocol};
+use oci_client::secrets::RegistryAuth;
+use oci_client::{Client, Reference};
+
+use crate::layout::LayoutError;
+
+/// How to reach a registry.
+#[derive(Debug, Clone, Default)]
+pub struct RegistryOptions {
+    /// Plain http instead of https (for registries on localhost).
+    pub insecure: bool,
+    /// Show progress bars (on a terminal).
+    pub progress: bool,
+}
+
+/// Why a transfer failed.
+#[derive(Debug, thiserror::Error)]
+pub enum RegistryError {
+    #[error("invalid image reference {reference:?}: {reason}")]
+    Reference { reference: String, reason: String },
+    #[error("credentials for {registry}: {reason}")]
+    Credentials { registry: String, reason: String },
+    #[error("{what} at {reference}")]
+    Transfer {
+        what: String,
+        reference: String,
+        #[source]
+        source: oci_client::errors::OciDistributionError,
+    },
+    #[error("{reference}: the registry refused the credentials (docker login, or DOCKER_CONFIG, sets them)")]
+    Unauthorized { reference: String },
+    #[error("{reference}: {reason}")]
+    Content { reference: String, reason: String },
+    #[error(transparent)]
+    Layout(#[from] LayoutError),
+}
+
+/// A parsed reference, a client configured for its registry, and the
+/// credentials the Docker config holds for it.
+pub(crate) struct Session {
+    pub reference: Reference,
+    pub client: Client,
+    pub auth: RegistryAuth,
+}
+
+impl Session {
+    pub fn open(reference: &str, options: &RegistryOptions) -> Result<Self, RegistryError> {
+        let parsed: Reference = reference.parse().map_err(|e: oci_client::ParseError| RegistryError::Reference {
+            reference: reference.to_string(),
+            reason: e.to_string(),
+        })?;
+        let registry = parsed.resolve_registry().to_string();
+        let config = ClientConfig {
+            protocol: if options.insecure {
+                ClientProtocol::HttpsExcept(vec![registry.clone()])
+            } else {
+                ClientProtocol::Https
+            },
+            // One PUT per blob, as docker and skopeo do, rather than many
+            // chunked PATCH round trips.
+            use_monolithic_push: true,
+            connect_timeout: Some(Duration::from_secs(10)),
+            read_timeout: Some(Duration::from_secs(60)),
+            ..Default::default()
+        };
+        let client = Client::try_from(config).map_err(|source| RegistryError::Transfer {
+            what: "setting up the client".into(),
+            reference: reference.to_string(),
+            source,
+        })?;
+        Ok(Self {
+            auth: auth::credentials(&registry)?,
+            reference: parsed,
+            client,
+        })
+    }
+
+    pub fn transfer_error(&self, what: impl Into<String>) -> impl FnOnce(oci_client::errors::OciDistributionError) -> RegistryError + '_ {
+        let what = what.into();
+        move |source| {
+            if retry::is_unauthorized(&source) {
+                RegistryError::Unauthorized {
+                    reference: self.reference.whole(),
+                }
+            } else {
+                RegistryError::Transfer {
+                    what,
+                    reference: self.reference.whole(),
+                    source,
+                }
+            }
+        }
+    }
+}
+
+/// A progress bar over `total` bytes when asked for, else nothing.
+pub(crate) fn progress_bar(options: &RegistryOptions, total: u64, verb: &str) -> indicatif::ProgressBar {
+    if !options.progress {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::new(total);
+    if let Ok(style) = indicatif::ProgressStyle::with_template("{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec}") {
+        bar.set_style(style.progress_chars("=> "));
+    }
+    bar.set_message(verb.to_string());
+    bar
+}
