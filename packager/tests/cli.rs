@@ -1,53 +1,18 @@
 //! End-to-end tests of `wasmpack build` and `inspect`, with skopeo and umoci
 //! as independent readers of what we write.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod support;
 
-const HELLO_WAT: &str = r#"
-(module
-  (import "wasi_snapshot_preview1" "fd_write" (func $fd_write (param i32 i32 i32 i32) (result i32)))
-  (memory (export "memory") 1)
-  (data (i32.const 8) "hello from wasm\n")
-  (func (export "_start")
-    (i32.store (i32.const 0) (i32.const 8))
-    (i32.store (i32.const 4) (i32.const 16))
-    (drop (call $fd_write (i32.const 1) (i32.const 0) (i32.const 1) (i32.const 100))))
-  (@custom ".debug_info" "0123456789012345678901234567890123456789")
-  (@custom "producers" "rustc")
-)"#;
+use std::path::Path;
+use std::process::Output;
+
+use support::{json, tool, workdir};
 
 fn wasmpack(args: &[&str], dir: &Path, epoch: Option<&str>) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_wasmpack"));
-    cmd.args(args).current_dir(dir).env_remove("SOURCE_DATE_EPOCH");
-    if let Some(epoch) = epoch {
-        cmd.env("SOURCE_DATE_EPOCH", epoch);
+    match epoch {
+        Some(epoch) => support::wasmpack(args, dir, &[("SOURCE_DATE_EPOCH", epoch)]),
+        None => support::wasmpack(args, dir, &[]),
     }
-    cmd.output().expect("wasmpack runs")
-}
-
-/// Runs a tool the test depends on; a missing one is a failure that says
-/// how to get it, never a silent pass.
-fn tool(name: &str, args: &[&str], dir: &Path) -> Output {
-    let out = Command::new(name)
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .unwrap_or_else(|e| panic!("{name} is needed ({e}); scripts/install-deps installs it"));
-    assert!(out.status.success(), "{name} {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-    out
-}
-
-fn workdir() -> (tempfile::TempDir, PathBuf) {
-    let dir = tempfile::tempdir().unwrap();
-    let wasm = dir.path().join("hello.wasm");
-    std::fs::write(&wasm, wat::parse_str(HELLO_WAT).unwrap()).unwrap();
-    (dir, wasm)
-}
-
-fn json(out: &Output) -> serde_json::Value {
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    serde_json::from_slice(&out.stdout).expect("--json prints JSON")
 }
 
 #[test]

@@ -1,0 +1,146 @@
+//! Shared by the end-to-end tests: running `wasmpack` and the real tools it
+//! is checked against, and a real registry (Debian's `docker-registry`) on
+//! 127.0.0.1.
+#![allow(dead_code)] // each test file uses its own part of this module
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+/// A preview1 command that prints a line, with two custom sections.
+pub const HELLO_WAT: &str = r#"
+(module
+  (import "wasi_snapshot_preview1" "fd_write" (func $fd_write (param i32 i32 i32 i32) (result i32)))
+  (memory (export "memory") 1)
+  (data (i32.const 8) "hello from wasm\n")
+  (func (export "_start")
+    (i32.store (i32.const 0) (i32.const 8))
+    (i32.store (i32.const 4) (i32.const 16))
+    (drop (call $fd_write (i32.const 1) (i32.const 0) (i32.const 1) (i32.const 100))))
+  (@custom ".debug_info" "0123456789012345678901234567890123456789")
+  (@custom "producers" "rustc")
+)"#;
+
+/// A temporary folder holding `hello.wasm`.
+pub fn workdir() -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let wasm = dir.path().join("hello.wasm");
+    std::fs::write(&wasm, wat::parse_str(HELLO_WAT).unwrap()).unwrap();
+    (dir, wasm)
+}
+
+/// Runs `wasmpack` in `dir` with `env` set (and SOURCE_DATE_EPOCH unset
+/// unless given).
+pub fn wasmpack(args: &[&str], dir: &Path, env: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_wasmpack"));
+    cmd.args(args).current_dir(dir).env_remove("SOURCE_DATE_EPOCH");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().expect("wasmpack runs")
+}
+
+/// The JSON a successful `--json` run printed.
+pub fn json(out: &Output) -> serde_json::Value {
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).expect("--json prints JSON")
+}
+
+/// Runs a tool the test depends on and expects success; a missing tool is
+/// a failure that says how to get it, never a silent pass.
+pub fn tool(name: &str, args: &[&str], dir: &Path) -> Output {
+    let out = try_tool(name, args, dir);
+    assert!(out.status.success(), "{name} {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    out
+}
+
+pub fn try_tool(name: &str, args: &[&str], dir: &Path) -> Output {
+    Command::new(name)
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap_or_else(|e| panic!("{name} is needed ({e}); scripts/install-deps installs it"))
+}
+
+/// A `docker-registry serve` on 127.0.0.1, killed when dropped.
+pub struct Registry {
+    pub port: u16,
+    pub storage: PathBuf,
+    config: PathBuf,
+    child: Option<Child>,
+    _dir: tempfile::TempDir,
+}
+
+impl Registry {
+    /// Starts a registry; with `htpasswd` = (user, password), it asks for
+    /// basic auth.
+    pub fn start(htpasswd: Option<(&str, &str)>) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let port = free_port();
+        let storage = dir.path().join("storage");
+        let mut config = format!(
+            "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: 127.0.0.1:{port}\n",
+            storage.display()
+        );
+        if let Some((user, password)) = htpasswd {
+            let file = dir.path().join("htpasswd");
+            // The registry accepts bcrypt entries only.
+            let out = tool("htpasswd", &["-Bbn", user, password], dir.path());
+            std::fs::write(&file, &out.stdout).unwrap();
+            config += &format!("auth:\n  htpasswd:\n    realm: wasmpack-test\n    path: {}\n", file.display());
+        }
+        let config_path = dir.path().join("config.yml");
+        std::fs::write(&config_path, config).unwrap();
+        let mut registry = Self {
+            port,
+            storage,
+            config: config_path,
+            child: None,
+            _dir: dir,
+        };
+        registry.restart();
+        registry
+    }
+
+    /// `127.0.0.1:PORT/name`
+    pub fn reference(&self, name: &str) -> String {
+        format!("127.0.0.1:{}/{name}", self.port)
+    }
+
+    /// Kills the registry process (as a crash would).
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts it again on the same storage and port.
+    pub fn restart(&mut self) {
+        self.kill();
+        let child = Command::new("docker-registry")
+            .arg("serve")
+            .arg(&self.config)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("docker-registry is needed ({e}); scripts/install-deps installs it"));
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+            assert!(Instant::now() < deadline, "docker-registry did not listen on port {}", self.port);
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Registry {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
