@@ -121,11 +121,7 @@ fn facts(bytes: &[u8]) -> wasmparser::Result<WasmFacts> {
         };
         offset += consumed;
         match payload {
-            Payload::Version { encoding, .. } => {
-                if encoding == Encoding::Component {
-                    kind = WasmKind::Component;
-                }
-            }
+            Payload::Version { encoding: Encoding::Component, .. } => kind = WasmKind::Component,
             Payload::ImportSection(section) => {
                 for import in section.into_imports() {
                     imports.push(import?.module.to_string());
