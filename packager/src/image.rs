@@ -295,6 +295,17 @@ pub fn descriptor_of(blob: &Blob) -> Descriptor {
     Descriptor::new(MediaType::from(blob.media_type.as_str()), blob.size, digest)
 }
 
+/// The blob a descriptor names, holding `data` (already checked against
+/// the descriptor by the caller): the inverse of [`descriptor_of`].
+pub fn blob_of(descriptor: &Descriptor, data: Vec<u8>) -> Blob {
+    Blob {
+        media_type: descriptor.media_type().to_string(),
+        digest: descriptor.digest().to_string(),
+        size: descriptor.size(),
+        data,
+    }
+}
+
 /// JSON with every object's keys sorted and no insignificant white space.
 ///
 /// oci-spec keeps annotations and labels in hash maps, whose iteration order

@@ -19,7 +19,7 @@ use serde::Deserialize;
 
 use crate::digest::{sha256_digest, sha256_hex, Blob};
 use crate::image::{
-    canonical_json, descriptor_of, Image, ANNOTATION_CONTAINERD_NAME, ANNOTATION_REF_NAME,
+    blob_of, canonical_json, descriptor_of, Image, ANNOTATION_CONTAINERD_NAME, ANNOTATION_REF_NAME,
 };
 use crate::layer::{EntryKind, LayerContents};
 
@@ -211,17 +211,27 @@ pub fn save_image(dest: &Path, image: &Image, name: Option<&str>) -> Result<(), 
         path: dest.to_path_buf(),
         source,
     };
+    let staging = staging_beside(dest).map_err(io_err)?;
+    OciLayout::create(staging.path())?.write_image(image, name)?;
+    put_in_place(staging, dest).map_err(io_err)
+}
+
+/// A temporary folder in the same folder as `dest` (created if missing), so
+/// that [`put_in_place`] is a rename on one filesystem. Dropped unused, it
+/// removes itself and what it holds.
+pub(crate) fn staging_beside(dest: &Path) -> io::Result<tempfile::TempDir> {
     let parent = match dest.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
     };
-    std::fs::create_dir_all(parent).map_err(io_err)?;
-    let staging = tempfile::Builder::new()
-        .prefix(".wasmpack-layout-")
-        .tempdir_in(parent)
-        .map_err(io_err)?;
-    OciLayout::create(staging.path())?.write_image(image, name)?;
-    std::fs::rename(staging.keep(), dest).map_err(io_err)
+    std::fs::create_dir_all(parent)?;
+    tempfile::Builder::new().prefix(".wasmpack-staging-").tempdir_in(parent)
+}
+
+/// Renames a finished staging folder to `dest`: readers see nothing, then
+/// the whole tree.
+pub(crate) fn put_in_place(staging: tempfile::TempDir, dest: &Path) -> io::Result<()> {
+    std::fs::rename(staging.keep(), dest)
 }
 
 /// Writes `image` as an OCI archive at `path`, which `docker load`,
@@ -322,35 +332,18 @@ pub fn read_image(source: &ImageSource, name: Option<&str>) -> Result<Image, Lay
     }
     let manifest_bytes = tree.read_blob(root, &descriptor)?;
     let manifest: ImageManifest = parse_json(root, "image manifest", &manifest_bytes)?;
-    let config = Blob {
-        media_type: manifest.config().media_type().to_string(),
-        digest: manifest.config().digest().to_string(),
-        size: manifest.config().size(),
-        data: tree.read_blob(root, manifest.config())?,
-    };
+    let config = blob_of(manifest.config(), tree.read_blob(root, manifest.config())?);
     let layers = manifest
         .layers()
         .iter()
-        .map(|layer| {
-            Ok(Blob {
-                media_type: layer.media_type().to_string(),
-                digest: layer.digest().to_string(),
-                size: layer.size(),
-                data: tree.read_blob(root, layer)?,
-            })
-        })
+        .map(|layer| Ok(blob_of(layer, tree.read_blob(root, layer)?)))
         .collect::<Result<Vec<_>, LayoutError>>()?;
     let platform = match descriptor.platform() {
         Some(p) => p.clone(),
         None => platform_of_config(&config.data),
     };
     Ok(Image {
-        manifest: Blob {
-            media_type: descriptor.media_type().to_string(),
-            digest: descriptor.digest().to_string(),
-            size: descriptor.size(),
-            data: manifest_bytes,
-        },
+        manifest: blob_of(&descriptor, manifest_bytes),
         config,
         layers,
         platform,

@@ -14,6 +14,7 @@ use std::path::{Component, Path, PathBuf};
 
 use crate::image::{Image, MEDIA_TYPE_WASM_LAYER};
 use crate::layer::{Compression, UnsupportedMediaType};
+use crate::layout::{put_in_place, staging_beside};
 
 /// File name of the module when an artifact (whose only layer is the module
 /// itself, not a tar) is unpacked.
@@ -55,15 +56,7 @@ pub fn unpack_image(image: &Image, dest: &Path) -> Result<(), UnpackError> {
         }
         std::fs::remove_dir(dest).map_err(io_err(dest))?;
     }
-    let parent = match dest.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    std::fs::create_dir_all(&parent).map_err(io_err(&parent))?;
-    let staging = tempfile::Builder::new()
-        .prefix(".wasmpack-unpack-")
-        .tempdir_in(&parent)
-        .map_err(io_err(&parent))?;
+    let staging = staging_beside(dest).map_err(io_err(dest))?;
     for layer in &image.layers {
         if layer.media_type == MEDIA_TYPE_WASM_LAYER {
             let path = staging.path().join(ARTIFACT_MODULE_FILE);
@@ -79,9 +72,7 @@ pub fn unpack_image(image: &Image, dest: &Path) -> Result<(), UnpackError> {
             })?;
         unpack_layer(reader, staging.path(), &layer.digest)?;
     }
-    let staged = staging.keep();
-    std::fs::rename(&staged, dest).map_err(io_err(dest))?;
-    Ok(())
+    put_in_place(staging, dest).map_err(io_err(dest))
 }
 
 /// Applies one uncompressed layer tar on top of what `root` holds.

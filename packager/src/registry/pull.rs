@@ -8,7 +8,7 @@ use oci_spec::image::{Arch, Descriptor, ImageIndex, ImageManifest, MediaType, Pl
 use super::retry::with_retry;
 use super::{progress_bar, RegistryError, RegistryOptions, Session};
 use crate::digest::{sha256_digest, Blob};
-use crate::image::Image;
+use crate::image::{blob_of, Image};
 use crate::layout::{platform_of_config, verify};
 
 /// Manifest types we ask for: OCI and Docker images, indexes and lists.
@@ -28,9 +28,10 @@ pub async fn pull_image(reference: &str, platform: Option<&Platform>, options: &
         reason,
     };
     let (mut bytes, mut digest) = fetch_manifest(&session, &session.reference).await?;
+    let mut media_type = media_type_of(&bytes);
     let mut chosen_platform = None;
-    if media_type_of(&bytes) == MediaType::ImageIndex.to_string()
-        || media_type_of(&bytes) == "application/vnd.docker.distribution.manifest.list.v2+json"
+    if media_type == MediaType::ImageIndex.to_string()
+        || media_type == "application/vnd.docker.distribution.manifest.list.v2+json"
     {
         let index: ImageIndex = serde_json::from_slice(&bytes).map_err(|e| content(format!("image index: {e}")))?;
         let entry = choose(index.manifests(), platform)
@@ -43,6 +44,7 @@ pub async fn pull_image(reference: &str, platform: Option<&Platform>, options: &
         );
         (bytes, digest) = fetch_manifest(&session, &by_digest).await?;
         verify(std::path::Path::new(reference), &entry, &bytes)?;
+        media_type = media_type_of(&bytes);
         chosen_platform = entry.platform().clone();
     }
     if sha256_digest(&bytes) != digest {
@@ -60,7 +62,7 @@ pub async fn pull_image(reference: &str, platform: Option<&Platform>, options: &
     let platform = chosen_platform.unwrap_or_else(|| platform_of_config(&config.data));
     Ok(Image {
         manifest: Blob {
-            media_type: media_type_of(&bytes),
+            media_type,
             digest,
             size: bytes.len() as u64,
             data: bytes,
@@ -95,12 +97,7 @@ async fn fetch_blob(session: &Session, descriptor: &Descriptor, bar: &indicatif:
     .map_err(session.transfer_error(format!("downloading blob {}", descriptor.digest())))?;
     verify(std::path::Path::new(&session.reference.whole()), descriptor, &data)?;
     bar.inc(descriptor.size());
-    Ok(Blob {
-        media_type: descriptor.media_type().to_string(),
-        digest: descriptor.digest().to_string(),
-        size: descriptor.size(),
-        data,
-    })
+    Ok(blob_of(descriptor, data))
 }
 
 /// The `mediaType` a manifest or index declares (OCI image manifest when

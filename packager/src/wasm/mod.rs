@@ -113,12 +113,8 @@ fn facts(bytes: &[u8]) -> wasmparser::Result<WasmFacts> {
     let mut has_start = false;
     let mut parser = Parser::new(0);
     let mut offset = 0usize;
-    loop {
-        let (payload, consumed) = match parser.parse(&bytes[offset..], true)? {
-            wasmparser::Chunk::Parsed { payload, consumed } => (payload, consumed),
-            // With eof = true the parser never asks for more data.
-            wasmparser::Chunk::NeedMoreData(_) => break,
-        };
+    // With eof = true the parser never asks for more data.
+    while let wasmparser::Chunk::Parsed { payload, consumed } = parser.parse(&bytes[offset..], true)? {
         offset += consumed;
         match payload {
             Payload::Version { encoding: Encoding::Component, .. } => kind = WasmKind::Component,

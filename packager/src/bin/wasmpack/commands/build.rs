@@ -13,7 +13,7 @@ use wasmpack_packager::registry::push_image;
 use wasmpack_packager::wasm::{strip_custom_sections, validate};
 
 use super::push::print_push_report;
-use super::{block_on, human_size, key_value, print_json, RegistryArgs};
+use super::{block_on, human_size, key_value, print_json, wasm_summary, RegistryArgs};
 
 #[derive(Args)]
 pub struct BuildCommand {
@@ -110,13 +110,7 @@ impl BuildCommand {
     fn build(&self) -> Result<Image> {
         let bytes = std::fs::read(&self.wasm).with_context(|| format!("reading {}", self.wasm.display()))?;
         let facts = validate(&self.wasm, &bytes)?;
-        self.report(format_args!(
-            "{}: {:?}, WASI {}, {}",
-            self.wasm.display(),
-            facts.kind,
-            facts.wasi.map(|w| format!("{w:?}")).unwrap_or_else(|| "none".into()),
-            human_size(facts.size)
-        ));
+        self.report(format_args!("{}: {}", self.wasm.display(), wasm_summary(&facts)));
         if let Some(warning) = facts.start_warning() {
             eprintln!("warning: {}: {warning}", self.wasm.display());
         }

@@ -9,7 +9,7 @@ use wasmpack_packager::inspect::{describe, ImageReport};
 use wasmpack_packager::layout::{read_image, ImageSource};
 use wasmpack_packager::registry::pull_image;
 
-use super::{block_on, human_size, print_json, RegistryArgs};
+use super::{block_on, human_size, print_json, wasm_summary, RegistryArgs};
 
 #[derive(Args)]
 pub struct InspectCommand {
@@ -75,8 +75,7 @@ fn print_report(r: &ImageReport) {
     }
     match (&r.wasm, &r.wasm_error) {
         (Some(facts), _) => {
-            let wasi = facts.wasi.map(|w| format!("{w:?}")).unwrap_or_else(|| "none".into());
-            println!("Wasm:        {:?}, WASI {wasi}, {}", facts.kind, human_size(facts.size));
+            println!("Wasm:        {}", wasm_summary(facts));
             println!("Start:       {}", if facts.has_start { "yes" } else { "no (not runnable as a command)" });
             println!("Imports:     {}", facts.imports.join(", "));
         }

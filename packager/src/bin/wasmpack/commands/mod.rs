@@ -61,6 +61,12 @@ pub fn print_json(value: &impl serde::Serialize) -> Result<()> {
     Ok(())
 }
 
+/// `Module, WASI Preview1, 54.4 kB`: what build and inspect say of a module.
+pub fn wasm_summary(facts: &wasmpack_packager::wasm::WasmFacts) -> String {
+    let wasi = facts.wasi.map(|w| format!("{w:?}")).unwrap_or_else(|| "none".into());
+    format!("{:?}, WASI {wasi}, {}", facts.kind, human_size(facts.size))
+}
+
 /// `1.2 MB` style sizes for people (decimal units, as registries show them).
 pub fn human_size(bytes: u64) -> String {
     const UNITS: [&str; 4] = ["B", "kB", "MB", "GB"];
