@@ -111,9 +111,8 @@ fn a_registry_that_dies_mid_push_leaves_no_tag_and_a_later_push_succeeds() {
     build(d, "big", &["--add", "noise.bin:/data/noise.bin", "--compression", "none"]);
     let target = registry.reference("demo/big:1");
 
-    let push = std::process::Command::new(env!("CARGO_BIN_EXE_wasmpack"))
+    let push = support::wasmpack_command(d)
         .args(["push", "big", &target, "--insecure"])
-        .current_dir(d)
         .env("DOCKER_CONFIG", &config)
         .stderr(std::process::Stdio::piped())
         .spawn()

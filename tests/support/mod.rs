@@ -30,11 +30,29 @@ pub fn workdir() -> (tempfile::TempDir, PathBuf) {
     (dir, wasm)
 }
 
+/// A binary of this workspace, from the cargo target folder this test runs
+/// from (`target/<profile>/deps/<test>` -> `target/<profile>/<name>`). Cargo
+/// only builds a package's own binaries for its tests, so scripts/test runs
+/// `cargo build --workspace --bins` first.
+pub fn workspace_bin(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("test binary path");
+    let bin = exe.parent().and_then(Path::parent).expect("target/<profile>").join(name);
+    assert!(bin.is_file(), "{} missing: run `cargo build --workspace --bins` first (scripts/test does)", bin.display());
+    bin
+}
+
+/// `wasmpack` in `dir`, ready for more arguments.
+pub fn wasmpack_command(dir: &Path) -> Command {
+    let mut cmd = Command::new(workspace_bin("wasmpack"));
+    cmd.current_dir(dir);
+    cmd
+}
+
 /// Runs `wasmpack` in `dir` with `env` set (and SOURCE_DATE_EPOCH unset
 /// unless given).
 pub fn wasmpack(args: &[&str], dir: &Path, env: &[(&str, &str)]) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_wasmpack"));
-    cmd.args(args).current_dir(dir).env_remove("SOURCE_DATE_EPOCH");
+    let mut cmd = wasmpack_command(dir);
+    cmd.args(args).env_remove("SOURCE_DATE_EPOCH");
     for (k, v) in env {
         cmd.env(k, v);
     }
