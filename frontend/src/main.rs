@@ -1,0 +1,90 @@
+//! `wasmpack-frontend`: run by BuildKit as a gateway frontend (the image
+//! named on a Dockerfile's `# syntax=` line), talking gRPC on stdin/stdout.
+//! `wasmpack-frontend strip FILE` is the build step it adds to strip a
+//! module's custom sections.
+
+use std::io::IsTerminal;
+use std::process::ExitCode;
+
+use wasmpack_frontend::bridge::{Bridge, Options};
+use wasmpack_frontend::solve;
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args.first().map(String::as_str) {
+        Some("strip") => return strip(&args[1..]),
+        Some(other) => {
+            eprintln!("wasmpack-frontend: unknown command {other:?} (only `strip FILE`)");
+            return ExitCode::from(2);
+        }
+        None => {}
+    }
+    if std::io::stdin().is_terminal() {
+        eprintln!(
+            "wasmpack-frontend is a BuildKit frontend: put `# syntax=<its image>` on a Dockerfile's first line \
+             and run `docker buildx build --platform wasi/wasm .`"
+        );
+        return ExitCode::from(2);
+    }
+    // The gRPC client needs the multi-thread runtime: on the current-thread
+    // one it stalls before its first call over stdio.
+    let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("wasmpack-frontend: cannot start: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let code = runtime.block_on(async {
+        let mut bridge = match Bridge::connect().await {
+            Ok(bridge) => bridge,
+            Err(err) => {
+                eprintln!("wasmpack-frontend: {err}");
+                return ExitCode::FAILURE;
+            }
+        };
+        let outcome = solve::build(&mut bridge, &Options::from_env()).await;
+        // A build error goes back through Return: BuildKit shows it as the
+        // build's ERROR line, and this process has done its job.
+        let returned = match outcome {
+            Ok(()) => Ok(()),
+            Err(err) => bridge.return_error(err.to_string()).await,
+        };
+        match returned {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(err) => {
+                eprintln!("wasmpack-frontend: {err}");
+                ExitCode::FAILURE
+            }
+        }
+    });
+    // A blocking read of stdin is still pending in tokio's blocking pool;
+    // waiting for it would keep BuildKit waiting for this process.
+    runtime.shutdown_background();
+    code
+}
+
+/// Strips custom sections from FILE in place (the frontend's build step).
+fn strip(args: &[String]) -> ExitCode {
+    let [file] = args else {
+        eprintln!("usage: wasmpack-frontend strip FILE");
+        return ExitCode::from(2);
+    };
+    let result = std::fs::read(file)
+        .map_err(|e| e.to_string())
+        .and_then(|bytes| wasmpack_packager::wasm::strip_custom_sections(&bytes).map_err(|e| e.to_string()))
+        .and_then(|(stripped, report)| {
+            std::fs::write(file, stripped).map_err(|e| e.to_string())?;
+            Ok(report)
+        });
+    match result {
+        Ok(report) => {
+            eprintln!("stripped {file}: {} -> {} bytes", report.size_before, report.size_after);
+            ExitCode::SUCCESS
+        }
+        Err(err) => {
+            eprintln!("wasmpack-frontend strip {file}: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}

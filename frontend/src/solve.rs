@@ -1,0 +1,180 @@
+//! One build, start to end: read the Dockerfile through BuildKit, convert
+//! it, apply the wasm rules when the target is a wasm platform, solve,
+//! validate the module, and return the result with its image config.
+
+use std::collections::BTreeMap;
+
+use wasmpack_proto::pb;
+
+use crate::bridge::{Bridge, BridgeError, Options};
+use crate::convert::{self, parse_platform, ConvertError, ConvertOptions, ImageResolver};
+use crate::dockerfile::{self, Dockerfile, Platform};
+use crate::llb::{self, Meta, SourceFile, State};
+use crate::wasm_stage::{self, WasmStageError};
+
+/// Build options of wasmpack's own, as `--opt NAME=…` (buildctl) or
+/// `--build-arg BUILD_ARG=…` (docker buildx).
+pub const OPT_STRIP: (&str, &str) = ("wasm-strip", "WASMPACK_STRIP");
+pub const OPT_AOT: (&str, &str) = ("wasm-aot", "WASMPACK_AOT");
+
+#[derive(Debug, thiserror::Error)]
+pub enum SolveError {
+    #[error(transparent)]
+    Bridge(#[from] BridgeError),
+    #[error(transparent)]
+    Dockerfile(#[from] dockerfile::Error),
+    #[error(transparent)]
+    Convert(#[from] ConvertError),
+    #[error(transparent)]
+    WasmStage(#[from] WasmStageError),
+    #[error("{file} is not UTF-8 text")]
+    NotText { file: String },
+    #[error("invalid platform {0:?}: expected os/arch[/variant], as in wasi/wasm")]
+    BadPlatform(String),
+    #[error("building for several platforms at once ({0}) is not supported yet; build each platform on its own")]
+    MultiPlatform(String),
+    #[error("--build-arg {build_arg}={value}: expected true or false")]
+    BadFlag { build_arg: &'static str, value: String },
+    #[error("AOT layers (--build-arg WASMPACK_AOT) are not available in this version of the wasmpack frontend yet")]
+    AotNotYet,
+    #[error("--build-arg WASMPACK_STRIP needs the wasm target platform (--platform wasi/wasm)")]
+    StripNeedsWasm,
+    #[error("--build-arg WASMPACK_STRIP needs the frontend's own image reference, which this BuildKit did not pass (the `source` option)")]
+    StripNeedsSource,
+}
+
+/// Looks images up through the daemon, with the build's resolve mode.
+struct DaemonImages<'a> {
+    bridge: &'a mut Bridge,
+    resolve_mode: &'a str,
+}
+
+impl ImageResolver for DaemonImages<'_> {
+    async fn resolve(&mut self, reference: &str, platform: &pb::Platform) -> Result<(String, Vec<u8>), String> {
+        self.bridge
+            .resolve_image_config(reference, platform, self.resolve_mode)
+            .await
+            .map_err(|e| e.to_string())
+    }
+}
+
+fn flag(options: &Options, (opt, build_arg): (&str, &'static str)) -> Result<bool, SolveError> {
+    match options.wasmpack_option(opt, build_arg) {
+        None | Some("") | Some("0") | Some("false") => Ok(false),
+        Some("1") | Some("true") => Ok(true),
+        Some(other) => Err(SolveError::BadFlag {
+            build_arg,
+            value: other.to_string(),
+        }),
+    }
+}
+
+/// A local source from the client's session (`docker buildx build`'s
+/// context or Dockerfile folder), for daemons that pass no inputs.
+fn local_source(name: &str, session_id: &str, follow: Option<&str>) -> State {
+    let mut attrs = BTreeMap::new();
+    attrs.insert("local.session".to_string(), session_id.to_string());
+    attrs.insert("local.sharedkeyhint".to_string(), name.to_string());
+    if let Some(path) = follow {
+        attrs.insert("local.followpaths".to_string(), serde_json::json!([path]).to_string());
+    }
+    let progress = match name {
+        "dockerfile" => "[internal] load build definition".to_string(),
+        _ => "[internal] load build context".to_string(),
+    };
+    Some(llb::source(format!("local://{name}"), attrs, None, Meta::named(progress)))
+}
+
+pub async fn build(bridge: &mut Bridge, options: &Options) -> Result<(), SolveError> {
+    let mut inputs = bridge.inputs().await?;
+    let file_name = options.get("filename").unwrap_or("Dockerfile").to_string();
+    let resolve_mode = options.get("image-resolve-mode").unwrap_or("default").to_string();
+
+    if options.wasmpack_option(OPT_AOT.0, OPT_AOT.1).is_some_and(|v| !v.is_empty()) {
+        return Err(SolveError::AotNotYet);
+    }
+    let strip = flag(options, OPT_STRIP)?;
+
+    // The Dockerfile: from the forwarding frontend's input, or from the session.
+    let dockerfile_state = match inputs.remove("dockerfile").and_then(llb::import) {
+        Some(output) => Some(output),
+        None => local_source("dockerfile", &options.session_id, Some(&file_name)),
+    };
+    let reference = bridge.solve(llb::definition(&dockerfile_state, None)).await?;
+    let bytes = bridge.read_file(&reference, &file_name, None).await?;
+    let text = String::from_utf8(bytes).map_err(|_| SolveError::NotText { file: file_name.clone() })?;
+    let dockerfile = Dockerfile::parse(&file_name, &text)?;
+
+    let build_platform = bridge
+        .worker_platforms
+        .first()
+        .map(|p| Platform {
+            os: p.os.clone(),
+            architecture: p.architecture.clone(),
+            variant: (!p.variant.is_empty()).then(|| p.variant.clone()),
+        })
+        .unwrap_or_else(|| Platform::new("linux", "amd64"));
+    let target_platform = match options.get("platform") {
+        None | Some("") => build_platform.clone(),
+        Some(list) if list.contains(',') => return Err(SolveError::MultiPlatform(list.to_string())),
+        Some(text) => parse_platform(text).ok_or_else(|| SolveError::BadPlatform(text.to_string()))?,
+    };
+    let wasm = wasm_stage::is_wasm_platform(&target_platform);
+    if strip && !wasm {
+        return Err(SolveError::StripNeedsWasm);
+    }
+
+    let context = match inputs.remove("context").and_then(llb::import) {
+        Some(output) => Some(output),
+        None => local_source("context", &options.session_id, None),
+    };
+    let convert_options = ConvertOptions {
+        build_args: options.build_args(),
+        build_platform: build_platform.clone(),
+        target_platform,
+        target: options.get("target").filter(|t| !t.is_empty()).map(str::to_string),
+        context,
+        image_resolve_mode: resolve_mode.clone(),
+        stages_on_build_platform: wasm,
+        merge_op: bridge.caps.llb("mergeop"),
+        chmod_symbolic: bridge.caps.llb("file.copy.modestring"),
+    };
+    let mut images = DaemonImages {
+        bridge,
+        resolve_mode: &resolve_mode,
+    };
+    let mut stage = convert::convert(&dockerfile, &convert_options, &mut images).await?;
+
+    let entry = match wasm {
+        true => Some(wasm_stage::entrypoint_of(&stage, &file_name)?),
+        false => None,
+    };
+    let mut state = stage.state.clone();
+    if let Some(entry) = &entry {
+        if strip {
+            let own_image = options.get("source").filter(|s| !s.is_empty()).ok_or(SolveError::StripNeedsSource)?;
+            state = wasm_stage::strip_step(&state, entry, own_image, &build_platform, &resolve_mode);
+        }
+        state = wasm_stage::squash(&state, &stage.platform);
+        stage
+            .image
+            .add_history("wasmpack: the stage's filesystem as one layer".to_string(), false, None);
+    }
+
+    let source = SourceFile {
+        name: &file_name,
+        data: text.as_bytes(),
+    };
+    let definition = llb::definition(&state, Some(source));
+    let reference = bridge.solve(definition.clone()).await?;
+    if let Some(entry) = &entry {
+        let facts = wasm_stage::validate(bridge, &reference, entry, &file_name).await?;
+        if !facts.has_start {
+            eprintln!("warning: {} exports no _start (or wasi:cli/run): runtimes may not be able to run it", entry.path);
+        }
+    }
+    let mut metadata = BTreeMap::new();
+    metadata.insert("containerimage.config".to_string(), stage.image.to_json());
+    bridge.return_result(reference, definition, metadata).await?;
+    Ok(())
+}

@@ -1,0 +1,263 @@
+//! The rules of a wasm target's final stage: it starts from scratch, its
+//! whole filesystem becomes one layer, and the module its ENTRYPOINT names
+//! must exist and be valid wasm once the stage is complete.
+
+use std::path::Path;
+
+use wasmpack_packager::wasm::{self, WasmFacts};
+use wasmpack_proto::pb;
+
+use crate::convert::{to_pb, ConvertedStage};
+use crate::dockerfile::Platform;
+use crate::llb::{self, FileAction, Meta, State};
+
+/// Operating systems of the wasm platforms (`wasi/wasm`, `wasip1/wasm`,
+/// `wasip2/wasm`).
+const WASM_OSES: &[&str] = &["wasi", "wasip1", "wasip2"];
+
+/// Largest module the frontend reads back to validate.
+const MAX_MODULE: i64 = 1 << 30;
+
+/// fsutil's Stat.mode is a Go `os.FileMode`: file types are high bits
+/// (dir, symlink, named pipe, socket, device, char device, irregular), and
+/// a regular file has none of them.
+const GO_MODE_TYPE: u32 = 1 << 31 | 1 << 27 | 1 << 25 | 1 << 24 | 1 << 26 | 1 << 21 | 1 << 19;
+
+/// Read size for the entrypoint module: under the gRPC message limit.
+const READ_CHUNK: i64 = 8 << 20;
+
+pub fn is_wasm_platform(platform: &Platform) -> bool {
+    platform.architecture == "wasm" && WASM_OSES.contains(&platform.os.as_str())
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("{file}:{line}: {message}")]
+pub struct WasmStageError {
+    pub file: String,
+    pub line: usize,
+    pub message: String,
+}
+
+/// The module to validate: its absolute path in the stage and the line
+/// that named it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Entrypoint {
+    pub path: String,
+    pub line: usize,
+    /// `ENTRYPOINT` or `CMD`.
+    pub keyword: &'static str,
+}
+
+/// Checks the final stage's shape and finds the module it runs.
+pub fn entrypoint_of(stage: &ConvertedStage, file: &str) -> Result<Entrypoint, WasmStageError> {
+    let error = |line, message: String| WasmStageError {
+        file: file.to_string(),
+        line,
+        message,
+    };
+    let platform = stage.platform.specifier();
+    if !stage.from_scratch {
+        return Err(error(
+            stage.line,
+            format!("the final stage of a {platform} image must start FROM scratch: a wasm image holds the module and its files, not an OS"),
+        ));
+    }
+    let config = &stage.image.config;
+    let (args, line, keyword) = match (&config.entrypoint, stage.entrypoint_line, &config.cmd, stage.cmd_line) {
+        (Some(args), line, _, _) if !args.is_empty() => (args, line, "ENTRYPOINT"),
+        (_, _, Some(args), line) if !args.is_empty() => (args, line, "CMD"),
+        _ => {
+            return Err(error(
+                stage.line,
+                format!("the final stage of a {platform} image sets no ENTRYPOINT: name the module, as in ENTRYPOINT [\"/app.wasm\"]"),
+            ))
+        }
+    };
+    // Inherited from an earlier scratch stage: point at this stage's FROM.
+    let line = line.unwrap_or(stage.line);
+    if args.len() >= 2 && args[0] == "/bin/sh" && args[1] == "-c" {
+        return Err(error(
+            line,
+            format!("{keyword} in shell form runs /bin/sh, which a wasm image does not have: use the exec form, as in {keyword} [\"/app.wasm\"]"),
+        ));
+    }
+    let dir = match config.working_dir.as_str() {
+        "" => "/",
+        dir => dir,
+    };
+    let path = if args[0].starts_with('/') {
+        args[0].clone()
+    } else {
+        format!("{}/{}", dir.trim_end_matches('/'), args[0])
+    };
+    Ok(Entrypoint { path, line, keyword })
+}
+
+/// The stage's whole filesystem as one layer: a single copy onto scratch,
+/// so the exporter sees one snapshot with no parent.
+pub fn squash(state: &State, platform: &Platform) -> State {
+    state.as_ref()?;
+    let copy = pb::FileActionCopy {
+        dir_copy_contents: true,
+        create_dest_path: true,
+        ..llb::copy_defaults("/", "/")
+    };
+    llb::file(
+        &None,
+        vec![FileAction::Copy { from: state.clone(), copy }],
+        Some(to_pb(platform)),
+        Meta::named("[wasmpack] squash the wasm stage into one layer"),
+    )
+}
+
+/// Strips the module's custom sections as a build step: the frontend's own
+/// image runs `strip` on the stage mounted at /stage, so BuildKit caches it
+/// and no module bytes travel through LLB.
+pub fn strip_step(state: &State, entry: &Entrypoint, frontend_image: &str, build_platform: &Platform, resolve_mode: &str) -> State {
+    let mut attrs = std::collections::BTreeMap::new();
+    if resolve_mode != "default" {
+        attrs.insert("image.resolvemode".to_string(), resolve_mode.to_string());
+    }
+    let tool = Some(llb::source(
+        format!("docker-image://{frontend_image}"),
+        attrs,
+        Some(to_pb(build_platform)),
+        Meta::named(format!("[internal] load {frontend_image}")),
+    ));
+    let exec = llb::Exec {
+        args: vec![crate::FRONTEND_PATH.to_string(), "strip".to_string(), format!("/stage{}", entry.path)],
+        cwd: "/".to_string(),
+        network: pb::NetMode::None,
+        mounts: vec![llb::Mount {
+            dest: "/stage".to_string(),
+            state: state.clone(),
+            selector: String::new(),
+            readonly: false,
+            output: true,
+        }],
+        ..Default::default()
+    };
+    let (_, outputs) = llb::exec(&tool, exec, Some(to_pb(build_platform)), Meta::named(format!("[wasmpack] strip custom sections from {}", entry.path)));
+    outputs.into_iter().next().flatten()
+}
+
+/// Reads back and validates the entrypoint module of a solved stage.
+pub async fn validate(
+    bridge: &mut crate::bridge::Bridge,
+    reference: &str,
+    entry: &Entrypoint,
+    file: &str,
+) -> Result<WasmFacts, WasmStageError> {
+    let error = |message: String| WasmStageError {
+        file: file.to_string(),
+        line: entry.line,
+        message: format!("{} {}: {message}", entry.keyword, entry.path),
+    };
+    let stat = bridge.stat_file(reference, &entry.path).await.map_err(|e| match e.code() {
+        Some(tonic::Code::NotFound) => error("no such file in the final stage (was it copied there?)".to_string()),
+        _ => error(format!("cannot check the file: {e}")),
+    })?;
+    if stat.mode & GO_MODE_TYPE != 0 {
+        return Err(error("is not a regular file".to_string()));
+    }
+    if stat.size > MAX_MODULE {
+        return Err(error(format!("is {} bytes, more than the {} wasmpack validates", stat.size, MAX_MODULE)));
+    }
+    let mut bytes = Vec::with_capacity(stat.size as usize);
+    while (bytes.len() as i64) < stat.size {
+        let offset = bytes.len() as i64;
+        let chunk = bridge
+            .read_file(reference, &entry.path, Some((offset, READ_CHUNK.min(stat.size - offset))))
+            .await
+            .map_err(|e| error(format!("cannot read the file: {e}")))?;
+        if chunk.is_empty() {
+            break;
+        }
+        bytes.extend_from_slice(&chunk);
+    }
+    wasm::validate(Path::new(&entry.path), &bytes).map_err(|e| {
+        // The packager's message starts with the path, already said above.
+        let text = e.to_string();
+        let prefix = format!("{}: ", entry.path);
+        error(text.strip_prefix(&prefix).unwrap_or(&text).to_string())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::convert::{convert, ConvertOptions, ImageResolver};
+    use crate::dockerfile::Dockerfile;
+
+    struct NoImages;
+
+    impl ImageResolver for NoImages {
+        async fn resolve(&mut self, reference: &str, _: &pb::Platform) -> Result<(String, Vec<u8>), String> {
+            match reference {
+                "docker.io/library/busybox:latest" => Ok((String::new(), br#"{"os":"linux","architecture":"amd64"}"#.to_vec())),
+                _ => Err("no images in this test".to_string()),
+            }
+        }
+    }
+
+    fn final_stage(text: &str) -> ConvertedStage {
+        let dockerfile = Dockerfile::parse("Dockerfile", text).unwrap();
+        let options = ConvertOptions {
+            build_args: Default::default(),
+            build_platform: Platform::new("linux", "amd64"),
+            target_platform: Platform::new("wasi", "wasm"),
+            target: None,
+            context: None,
+            image_resolve_mode: "default".to_string(),
+            stages_on_build_platform: true,
+            merge_op: true,
+            chmod_symbolic: true,
+        };
+        let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        runtime.block_on(convert(&dockerfile, &options, &mut NoImages)).unwrap()
+    }
+
+    #[test]
+    fn entrypoint_may_come_before_the_copy_and_relative_paths_use_workdir() {
+        let stage = final_stage("FROM scratch\nENTRYPOINT [\"/hello.wasm\"]\nCOPY hello.wasm /hello.wasm\n");
+        let entry = entrypoint_of(&stage, "Dockerfile").unwrap();
+        assert_eq!(entry, Entrypoint { path: "/hello.wasm".into(), line: 2, keyword: "ENTRYPOINT" });
+        let stage = final_stage("FROM scratch\nWORKDIR /app\nCMD [\"bin/app.wasm\", \"x\"]\n");
+        let entry = entrypoint_of(&stage, "Dockerfile").unwrap();
+        assert_eq!((entry.path.as_str(), entry.keyword, entry.line), ("/app/bin/app.wasm", "CMD", 3));
+    }
+
+    #[test]
+    fn the_final_stage_rules_are_errors_with_lines() {
+        let err = entrypoint_of(&final_stage("FROM busybox\nENTRYPOINT [\"/a.wasm\"]\n"), "Dockerfile").unwrap_err();
+        assert_eq!(err.line, 1);
+        assert!(err.to_string().contains("must start FROM scratch"), "{err}");
+        let err = entrypoint_of(&final_stage("FROM scratch\nCOPY a /a\n"), "Dockerfile").unwrap_err();
+        assert!(err.to_string().starts_with("Dockerfile:1: ") && err.message.contains("sets no ENTRYPOINT"), "{err}");
+        let err = entrypoint_of(&final_stage("FROM scratch\n\nENTRYPOINT /a.wasm\n"), "Dockerfile").unwrap_err();
+        assert_eq!(err.line, 3);
+        assert!(err.message.contains("shell form"), "{err}");
+    }
+
+    #[test]
+    fn squash_is_one_copy_onto_scratch() {
+        let stage = final_stage("FROM scratch\nCOPY a /a\nCOPY b /b\n");
+        let squashed = squash(&stage.state, &stage.platform);
+        let def = llb::definition(&squashed, None);
+        use prost::Message;
+        let last = pb::Op::decode(def.def[def.def.len() - 2].as_slice()).unwrap();
+        let Some(pb::op::Op::File(file)) = last.op else { panic!("file op") };
+        assert_eq!(file.actions.len(), 1);
+        assert_eq!(file.actions[0].input, -1, "onto scratch");
+        assert_eq!(last.platform.unwrap().os, "wasi");
+        assert!(squash(&None, &stage.platform).is_none());
+    }
+
+    #[test]
+    fn wasm_platforms() {
+        for (text, wasm) in [("wasi", true), ("wasip1", true), ("wasip2", true), ("linux", false)] {
+            assert_eq!(is_wasm_platform(&Platform::new(text, "wasm")), wasm);
+        }
+        assert!(!is_wasm_platform(&Platform::new("wasi", "amd64")));
+    }
+}
