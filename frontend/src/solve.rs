@@ -153,7 +153,11 @@ pub async fn build(bridge: &mut Bridge, options: &Options) -> Result<(), SolveEr
     if let Some(entry) = &entry {
         if strip {
             let own_image = options.get("source").filter(|s| !s.is_empty()).ok_or(SolveError::StripNeedsSource)?;
-            state = wasm_stage::strip_step(&state, entry, own_image, &build_platform, &resolve_mode);
+            // As written on the syntax line (`wasmpack/frontend:dev`); a
+            // source op needs the full name.
+            let (own_image, _) = wasmpack_packager::layout::normalize_name(own_image)
+                .map_err(|_| SolveError::StripNeedsSource)?;
+            state = wasm_stage::strip_step(&state, entry, &own_image, &build_platform, &resolve_mode);
         }
         state = wasm_stage::squash(&state, &stage.platform);
         stage

@@ -1,0 +1,232 @@
+//! End-to-end tests of the BuildKit frontend: `docker buildx build` on the
+//! real Docker engine (scripts/docker-engine), with the frontend image from
+//! scripts/frontend-image and the offline Rust builder image from
+//! scripts/rust-builder-image, both of which scripts/test makes first.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+const FRONTEND_IMAGE: &str = "wasmpack/frontend:dev";
+const RUST_IMAGE: &str = "wasmpack/rust-builder:local";
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("repository root").to_path_buf()
+}
+
+/// `docker` against the engine at $DOCKER_HOST; the engine and the images
+/// the tests build on must be there (a missing one fails, never skips).
+fn docker(args: &[&str], dir: &Path) -> Output {
+    assert!(
+        std::env::var_os("DOCKER_HOST").is_some(),
+        "DOCKER_HOST is not set: run `eval \"$(scripts/docker-engine start)\"` (scripts/test does)"
+    );
+    Command::new("docker")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap_or_else(|e| panic!("docker is needed ({e}); scripts/docker-engine install installs it"))
+}
+
+fn require_images() {
+    for (image, script) in [(FRONTEND_IMAGE, "scripts/frontend-image"), (RUST_IMAGE, "scripts/rust-builder-image")] {
+        let out = docker(&["image", "inspect", "--format", "{{.Id}}", image], &repo());
+        assert!(out.status.success(), "{image} is missing: run {script} (scripts/test does)");
+    }
+}
+
+/// A tag no other test uses.
+fn unique_tag(what: &str) -> String {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    format!("wasmpack-e2e/{what}:{}-{}", std::process::id(), NEXT.fetch_add(1, Ordering::SeqCst))
+}
+
+/// `docker buildx build --platform wasi/wasm` of `dir` with plain progress
+/// (the vertex log goes to stderr).
+fn buildx(dir: &Path, extra: &[&str]) -> Output {
+    require_images();
+    let rust_image = format!("RUST_IMAGE={RUST_IMAGE}");
+    let mut args = vec!["buildx", "build", "--progress=plain", "--platform", "wasi/wasm", "--build-arg", &rust_image];
+    args.extend_from_slice(extra);
+    args.push(".");
+    docker(&args, dir)
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+fn inspect(tag: &str, format: &str) -> String {
+    let out = docker(&["image", "inspect", "--format", format, tag], &repo());
+    assert!(out.status.success(), "{}", stderr(&out));
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+fn image_exists(tag: &str) -> bool {
+    docker(&["image", "inspect", tag], &repo()).status.success()
+}
+
+fn remove(tag: &str) {
+    docker(&["image", "rm", "-f", tag], &repo());
+}
+
+/// A build context holding `dockerfile` (behind our syntax line) and files.
+fn context(dockerfile: &str, files: &[(&str, &[u8])]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("Dockerfile"), format!("# syntax={FRONTEND_IMAGE}\n{dockerfile}")).unwrap();
+    for (name, bytes) in files {
+        std::fs::write(dir.path().join(name), bytes).unwrap();
+    }
+    dir
+}
+
+/// The build's exported filesystem (`-o type=local`).
+fn export_rootfs(dir: &Path, extra: &[&str]) -> tempfile::TempDir {
+    let out_dir = tempfile::tempdir().unwrap();
+    let dest = format!("type=local,dest={}", out_dir.path().display());
+    let mut args = vec!["-o", &dest];
+    args.extend_from_slice(extra);
+    let out = buildx(dir, &args);
+    assert!(out.status.success(), "{}", stderr(&out));
+    out_dir
+}
+
+#[test]
+fn rust_hello_builds_into_one_validated_wasm_layer() {
+    let hello = repo().join("examples/rust-hello");
+    let tag = unique_tag("rust-hello");
+    let out = buildx(&hello, &["-t", &tag, "--load"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+
+    assert_eq!(inspect(&tag, "{{.Os}}/{{.Architecture}}"), "wasi/wasm");
+    assert_eq!(inspect(&tag, "{{len .RootFS.Layers}}"), "1", "the wasm stage is squashed into one layer");
+    assert_eq!(inspect(&tag, "{{json .Config.Entrypoint}}"), r#"["/hello.wasm"]"#);
+    assert_eq!(inspect(&tag, "{{.Config.WorkingDir}}"), "/");
+
+    // The OCI export carries the same config, and wasmpack reads it.
+    let oci = tempfile::tempdir().unwrap();
+    let archive = oci.path().join("image.tar");
+    let dest = format!("type=oci,dest={}", archive.display());
+    let out = buildx(&hello, &["-o", &dest]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let report = support::json(&support::wasmpack(&["inspect", archive.to_str().unwrap(), "--json"], oci.path(), &[]));
+    assert_eq!(report["platform"], "wasi/wasm", "{report}");
+    assert_eq!(report["entrypoint"], serde_json::json!(["/hello.wasm"]));
+    assert_eq!(report["layers"].as_array().map(Vec::len), Some(1));
+    assert_eq!(report["wasm"]["wasi"], "preview1");
+    assert_eq!(report["wasm"]["has_start"], true);
+    remove(&tag);
+}
+
+#[test]
+fn a_second_build_is_fully_cached() {
+    let hello = repo().join("examples/rust-hello");
+    let first = buildx(&hello, &[]);
+    assert!(first.status.success(), "{}", stderr(&first));
+    let second = buildx(&hello, &[]);
+    let log = stderr(&second);
+    assert!(second.status.success(), "{log}");
+    // Every build step the Dockerfile names (`[stage n/m] …`) is CACHED.
+    let steps: Vec<&str> = log
+        .lines()
+        .filter_map(|l| l.strip_prefix('#'))
+        .filter(|l| l.contains(" [") && (l.contains(" RUN ") || l.contains(" COPY ") || l.contains(" WORKDIR ")))
+        .map(|l| l.split_whitespace().next().unwrap_or(""))
+        .collect();
+    assert!(steps.len() >= 4, "expected the walkthrough's steps in the log:\n{log}");
+    for id in steps {
+        assert!(log.contains(&format!("#{id} CACHED")), "step #{id} was not cached:\n{log}");
+    }
+    assert!(!log.contains("Compiling hello"), "cargo ran again:\n{log}");
+}
+
+#[test]
+fn strip_option_removes_custom_sections_and_keeps_the_module_valid() {
+    let hello = repo().join("examples/rust-hello");
+    let plain = export_rootfs(&hello, &[]);
+    let stripped = export_rootfs(&hello, &["--build-arg", "WASMPACK_STRIP=1"]);
+    let size = |dir: &Path| std::fs::metadata(dir.join("hello.wasm")).unwrap().len();
+    assert!(size(stripped.path()) < size(plain.path()), "{} !< {}", size(stripped.path()), size(plain.path()));
+    // Still valid wasm: wasmpack build validates its input.
+    let out = support::wasmpack(&["build", "hello.wasm", "-o", "img"], stripped.path(), &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+}
+
+/// Builds `dockerfile` expecting failure: the error names the line and says
+/// `expected`, and no image is left under the tag.
+fn assert_fails(dockerfile: &str, files: &[(&str, &[u8])], extra: &[&str], expected: &[&str]) {
+    let dir = context(dockerfile, files);
+    let tag = unique_tag("failing");
+    let mut args = vec!["-t", &tag, "--load"];
+    args.extend_from_slice(extra);
+    let out = buildx(dir.path(), &args);
+    let log = stderr(&out);
+    assert!(!out.status.success(), "the build should fail:\n{log}");
+    let error = log.lines().find(|l| l.starts_with("ERROR:")).unwrap_or_else(|| panic!("no ERROR line:\n{log}"));
+    for text in expected {
+        assert!(error.contains(text), "{error:?} should contain {text:?}");
+    }
+    assert!(!image_exists(&tag), "a failed build left the image {tag}");
+}
+
+// Line numbers count the syntax line that `context` puts first.
+
+#[test]
+fn a_syntax_error_names_its_line() {
+    assert_fails("FROM scratch\nRUN <<EOT\necho never closed\n", &[], &[], &["Dockerfile:3", "EOT"]);
+}
+
+#[test]
+fn an_unknown_instruction_names_its_line_and_a_suggestion() {
+    assert_fails("FROM scratch\nCOPPY a /a\n", &[], &[], &["Dockerfile:3", "COPPY", "COPY"]);
+}
+
+#[test]
+fn a_wasm_final_stage_must_start_from_scratch() {
+    let dockerfile = format!("FROM {RUST_IMAGE}\nENTRYPOINT [\"/hello.wasm\"]\n");
+    assert_fails(&dockerfile, &[], &[], &["Dockerfile:2", "FROM scratch"]);
+}
+
+#[test]
+fn an_entrypoint_that_is_not_wasm_is_refused() {
+    assert_fails(
+        "FROM scratch\nENTRYPOINT [\"/app.wasm\"]\nCOPY app.wasm /app.wasm\n",
+        &[("app.wasm", b"#!/bin/sh\necho not wasm\n")],
+        &[],
+        &["Dockerfile:3", "ENTRYPOINT /app.wasm", "not a wasm binary"],
+    );
+}
+
+#[test]
+fn an_invalid_module_is_refused_with_the_reason() {
+    // Magic and version, then a section id that does not exist.
+    let bad: &[u8] = b"\0asm\x01\0\0\0\x7f\x01\0";
+    assert_fails(
+        "FROM scratch\nCOPY app.wasm /app.wasm\nENTRYPOINT [\"/app.wasm\"]\n",
+        &[("app.wasm", bad)],
+        &[],
+        &["Dockerfile:4", "invalid wasm"],
+    );
+}
+
+#[test]
+fn a_missing_entrypoint_file_is_refused() {
+    assert_fails(
+        "FROM scratch\nENTRYPOINT [\"/hello.wasm\"]\nCOPY other.txt /other.txt\n",
+        &[("other.txt", b"x")],
+        &[],
+        &["Dockerfile:3", "/hello.wasm", "no such file"],
+    );
+}
+
+#[test]
+fn aot_option_is_refused_until_it_exists() {
+    assert_fails(
+        "FROM scratch\nCOPY a.wasm /a.wasm\nENTRYPOINT [\"/a.wasm\"]\n",
+        &[("a.wasm", b"\0asm\x01\0\0\0")],
+        &["--build-arg", "WASMPACK_AOT=x86_64"],
+        &["AOT"],
+    );
+}
