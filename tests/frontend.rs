@@ -230,3 +230,26 @@ fn aot_option_is_refused_until_it_exists() {
         &["AOT"],
     );
 }
+
+#[test]
+fn linux_targets_build_like_the_builtin_frontend() {
+    let body = format!(
+        "FROM {RUST_IMAGE} AS base\nARG GREETING=hello\nENV WHO=world\nWORKDIR /app\nRUN echo \"$GREETING $WHO\" > greeting\nLABEL org.example.kind=demo\nCMD [\"cat\", \"/app/greeting\"]\n"
+    );
+    let ours = context(&body, &[]);
+    let builtin = tempfile::tempdir().unwrap();
+    std::fs::write(builtin.path().join("Dockerfile"), &body).unwrap();
+    let (ours_tag, builtin_tag) = (unique_tag("linux-ours"), unique_tag("linux-builtin"));
+    for (dir, tag) in [(ours.path(), &ours_tag), (builtin.path(), &builtin_tag)] {
+        require_images();
+        let out = docker(&["buildx", "build", "--progress=plain", "--platform", "linux/amd64", "-t", tag, "--load", "."], dir);
+        assert!(out.status.success(), "{}", stderr(&out));
+    }
+    for format in ["{{.Os}}/{{.Architecture}}", "{{json .Config.Env}}", "{{json .Config.Cmd}}", "{{.Config.WorkingDir}}", "{{json .Config.Labels}}"] {
+        assert_eq!(inspect(&ours_tag, format), inspect(&builtin_tag, format), "{format}");
+    }
+    let run = docker(&["run", "--rm", &ours_tag], &repo());
+    assert_eq!(String::from_utf8_lossy(&run.stdout), "hello world\n", "{}", stderr(&run));
+    remove(&ours_tag);
+    remove(&builtin_tag);
+}
