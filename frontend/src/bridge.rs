@@ -236,7 +236,8 @@ impl Bridge {
         let request = gateway::ReturnRequest {
             result: None,
             error: Some(google::rpc::Status {
-                code: tonic::Code::InvalidArgument as i32,
+                // Unknown: BuildKit prints the message without a code prefix.
+                code: tonic::Code::Unknown as i32,
                 message,
                 details: Vec::new(),
             }),
