@@ -25,9 +25,13 @@ impl RegistryArgs {
     pub fn options(&self, json: bool) -> RegistryOptions {
         RegistryOptions {
             insecure: self.insecure,
-            progress: !json && std::io::stderr().is_terminal(),
+            progress: shows_progress(json, std::io::stderr().is_terminal()),
         }
     }
+}
+
+fn shows_progress(json: bool, stderr_is_terminal: bool) -> bool {
+    !json && stderr_is_terminal
 }
 
 /// Runs a registry transfer to completion. The multi-thread runtime, since
@@ -80,5 +84,27 @@ pub fn human_size(bytes: u64) -> String {
         format!("{bytes} B")
     } else {
         format!("{value:.1} {}", UNITS[unit])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn progress_bars_only_on_a_terminal_and_never_with_json() {
+        assert!(shows_progress(false, true));
+        assert!(!shows_progress(false, false), "piped or in CI: quiet");
+        assert!(!shows_progress(true, true), "--json output stays clean");
+        assert!(!shows_progress(true, false));
+    }
+
+    #[test]
+    fn platforms_and_key_values_parse_or_say_why_not() {
+        let platform = parse_platform("wasip2/wasm").unwrap();
+        assert_eq!(platform.os().to_string(), "wasip2");
+        assert!(parse_platform("wasm").unwrap_err().to_string().contains("OS/ARCH"));
+        assert_eq!(key_value("A=b=c").unwrap(), ("A".to_string(), "b=c".to_string()));
+        assert!(key_value("=x").is_err());
     }
 }
