@@ -73,12 +73,17 @@ pub enum LayoutError {
 
 /// The full reference (`docker.io/library/hello:latest`) and the tag
 /// (`latest`) for a user-given name, as registries and containerd spell them.
-pub fn normalize_name(name: &str) -> Result<(String, String), LayoutError> {
+/// A name without tag means `latest`; one pinned by digest alone has no tag.
+pub fn normalize_name(name: &str) -> Result<(String, Option<String>), LayoutError> {
     let reference: Reference = name.parse().map_err(|e: oci_client::ParseError| LayoutError::BadName {
         name: name.to_string(),
         reason: e.to_string(),
     })?;
-    let tag = reference.tag().unwrap_or("latest").to_string();
+    let tag = match (reference.tag(), reference.digest()) {
+        (Some(tag), _) => Some(tag.to_string()),
+        (None, Some(_)) => None,
+        (None, None) => Some("latest".to_string()),
+    };
     Ok((reference.whole(), tag))
 }
 
@@ -240,7 +245,7 @@ pub(crate) fn put_in_place(staging: tempfile::TempDir, dest: &Path) -> io::Resul
 pub fn write_archive(path: &Path, image: &Image, name: Option<&str>) -> Result<(), LayoutError> {
     let descriptor = named_descriptor(&image.manifest, &image.platform, name)?;
     let repo_tags: Vec<String> = match name {
-        Some(n) => vec![docker_repo_tag(n)?],
+        Some(n) => docker_repo_tag(n)?.into_iter().collect(),
         None => Vec::new(),
     };
     let docker_manifest = serde_json::json!([{
@@ -503,19 +508,25 @@ fn named_descriptor(
     descriptor.set_platform(Some(platform.clone()));
     if let Some(name) = name {
         let (full, tag) = normalize_name(name)?;
-        descriptor.set_annotations(Some(HashMap::from([
-            (ANNOTATION_CONTAINERD_NAME.to_string(), full),
-            (ANNOTATION_REF_NAME.to_string(), tag),
-        ])));
+        let mut annotations = HashMap::from([(ANNOTATION_CONTAINERD_NAME.to_string(), full)]);
+        // A digest-only name has no tag to record.
+        if let Some(tag) = tag {
+            annotations.insert(ANNOTATION_REF_NAME.to_string(), tag);
+        }
+        descriptor.set_annotations(Some(annotations));
     }
     Ok(descriptor)
 }
 
-/// `demo/hello:1` the way `docker images` shows it (no `docker.io/library/`).
-fn docker_repo_tag(name: &str) -> Result<String, LayoutError> {
-    let (full, _) = normalize_name(name)?;
+/// `demo/hello:1` the way `docker images` shows it (no `docker.io/library/`);
+/// none for a digest-only name, which has no tag.
+fn docker_repo_tag(name: &str) -> Result<Option<String>, LayoutError> {
+    let (full, tag) = normalize_name(name)?;
+    if tag.is_none() {
+        return Ok(None);
+    }
     let short = full.strip_prefix("docker.io/").unwrap_or(&full);
-    Ok(short.strip_prefix("library/").unwrap_or(short).to_string())
+    Ok(Some(short.strip_prefix("library/").unwrap_or(short).to_string()))
 }
 
 fn index_of(manifests: Vec<Descriptor>) -> ImageIndex {
@@ -597,6 +608,26 @@ mod tests {
             ..Default::default()
         })
         .unwrap()
+    }
+
+    #[test]
+    fn names_normalize_and_only_digest_pinned_names_lack_a_tag() {
+        let digest = format!("sha256:{}", "a".repeat(64));
+        let tag = |name: &str| normalize_name(name).unwrap().1;
+        assert_eq!(normalize_name("hello").unwrap(), ("docker.io/library/hello:latest".to_string(), Some("latest".to_string())));
+        assert_eq!(tag("127.0.0.1:5000/demo/hello:1"), Some("1".to_string()));
+        assert_eq!(tag(&format!("127.0.0.1:5000/demo/hello@{digest}")), None);
+        assert_eq!(tag(&format!("demo/hello:1@{digest}")), Some("1".to_string()));
+
+        let dir = tempfile::tempdir().unwrap();
+        let archive = dir.path().join("pinned.tar");
+        write_archive(&archive, &image(0), Some(&format!("127.0.0.1:5000/demo/hello@{digest}"))).unwrap();
+        let layout = dir.path().join("pinned");
+        save_image(&layout, &image(0), Some(&format!("127.0.0.1:5000/demo/hello@{digest}"))).unwrap();
+        let index: serde_json::Value = serde_json::from_slice(&std::fs::read(layout.join("index.json")).unwrap()).unwrap();
+        let annotations = &index["manifests"][0]["annotations"];
+        assert!(annotations.get(ANNOTATION_REF_NAME).is_none(), "no made-up tag: {annotations}");
+        assert_eq!(annotations[ANNOTATION_CONTAINERD_NAME], format!("127.0.0.1:5000/demo/hello@{digest}"));
     }
 
     #[test]
