@@ -120,3 +120,46 @@ fn inspect_warns_about_a_module_that_cannot_start() {
     let report = json(&wasmpack(&["inspect", "out", "--json"], dir.path(), None));
     assert_eq!(report["wasm"]["has_start"], false);
 }
+
+#[test]
+fn aot_layers_sit_beside_the_wasm_layer_with_their_annotations() {
+    let (dir, wasm) = workdir();
+    let d = dir.path();
+    let out = wasmpack(&["build", "hello.wasm", "-o", "layout", "-t", "demo/aot:1", "--aot", "x86_64,aarch64"], d, None);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+
+    let report = json(&wasmpack(&["inspect", "layout", "--json"], d, None));
+    let layers = report["layers"].as_array().unwrap();
+    assert_eq!(layers.len(), 3, "{report}");
+    assert!(layers[0].get("annotations").is_none(), "the portable wasm layer comes first, plain");
+    let wasm_digest = format!("sha256:{}", sha256_hex(&std::fs::read(&wasm).unwrap()));
+    for (layer, triple) in layers[1..].iter().zip(["x86_64-unknown-linux-gnu", "aarch64-unknown-linux-gnu"]) {
+        let a = &layer["annotations"];
+        assert_eq!(a["dev.wasmpack.aot.target"], triple);
+        assert_eq!(a["dev.wasmpack.aot.wasmtime-version"], "48.0.8");
+        assert_eq!(a["dev.wasmpack.aot.engine-hash"].as_str().map(str::len), Some(64));
+        assert_eq!(a["dev.wasmpack.aot.wasm-digest"], wasm_digest.as_str());
+    }
+    assert_eq!(report["wasm"]["has_start"], true, "inspect still finds the module");
+
+    // Independent readers see an ordinary image: skopeo counts the layers,
+    // umoci unpacks the artifacts next to the module.
+    let info: serde_json::Value = serde_json::from_slice(&tool("skopeo", &["inspect", "oci:layout:1"], d).stdout).unwrap();
+    assert_eq!(info["Layers"].as_array().unwrap().len(), 3);
+    tool("umoci", &["raw", "unpack", "--rootless", "--image", "layout:1", "rootfs"], d);
+    assert_eq!(std::fs::read(d.join("rootfs/hello.wasm")).unwrap(), std::fs::read(&wasm).unwrap());
+    for triple in ["x86_64-unknown-linux-gnu", "aarch64-unknown-linux-gnu"] {
+        let artifact = std::fs::read(d.join(format!("rootfs/hello.{triple}.cwasm"))).unwrap();
+        assert!(artifact.starts_with(b"\x7fELF"), "{triple}");
+    }
+
+    let bad = wasmpack(&["build", "hello.wasm", "-o", "bad", "--aot", "nonsense"], d, None);
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("nonsense"));
+    assert!(!d.join("bad").exists(), "nothing written on failure");
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(bytes))
+}

@@ -130,6 +130,19 @@ pub struct ImageSpec {
     pub compression: Compression,
     /// Seconds since 1970 for every timestamp: `SOURCE_DATE_EPOCH` or 0.
     pub epoch: u64,
+    /// Precompiled native artifacts of the module, one layer each after the
+    /// wasm layer (image format only).
+    pub aot: Vec<AotArtifact>,
+}
+
+/// The module precompiled for one target: a file at `path` in a layer of
+/// its own, whose descriptor carries `annotations` (target, runtime
+/// version, engine hash, source wasm digest) for runners to match.
+#[derive(Debug, Clone, Default)]
+pub struct AotArtifact {
+    pub path: String,
+    pub bytes: Vec<u8>,
+    pub annotations: BTreeMap<String, String>,
 }
 
 /// A complete image in memory: the manifest and every blob it names.
@@ -174,6 +187,28 @@ fn build_container_image(spec: &ImageSpec) -> Result<Image, ImageError> {
     )?;
     let layer = contents.build(spec.epoch, spec.compression)?;
     let created = rfc3339(spec.epoch);
+    let mut diff_ids = vec![layer.diff_id.clone()];
+    let mut history = vec![HistoryBuilder::default()
+        .created(created.clone())
+        .created_by(format!("wasmpack build {}", spec.wasm_path))
+        .comment("wasmpack")
+        .build()?];
+    let mut layers = vec![(layer.blob, BTreeMap::new())];
+    for artifact in &spec.aot {
+        let mut contents = LayerContents::default();
+        let data = artifact.bytes.clone();
+        contents.insert(&artifact.path, EntryKind::File { data, executable: false })?;
+        let aot_layer = contents.build(spec.epoch, spec.compression)?;
+        diff_ids.push(aot_layer.diff_id.clone());
+        history.push(
+            HistoryBuilder::default()
+                .created(created.clone())
+                .created_by(format!("wasmpack build --aot: {}", artifact.path))
+                .comment("wasmpack")
+                .build()?,
+        );
+        layers.push((aot_layer.blob, artifact.annotations.clone()));
+    }
 
     let mut runtime = ConfigBuilder::default().entrypoint(vec![spec.wasm_path.clone()]);
     if !spec.cmd.is_empty() {
@@ -196,17 +231,13 @@ fn build_container_image(spec: &ImageSpec) -> Result<Image, ImageError> {
         .rootfs(
             RootFsBuilder::default()
                 .typ("layers")
-                .diff_ids(vec![layer.diff_id.clone()])
+                .diff_ids(diff_ids)
                 .build()?,
         )
-        .history(vec![HistoryBuilder::default()
-            .created(created)
-            .created_by(format!("wasmpack build {}", spec.wasm_path))
-            .comment("wasmpack")
-            .build()?])
+        .history(history)
         .build()?;
     let config = Blob::new(MediaType::ImageConfig.to_string(), canonical_json(&config));
-    assemble(spec, config, layer.blob)
+    assemble(spec, config, layers)
 }
 
 /// The config of the CNCF wasm OCI artifact (`application/vnd.wasm.config.v0+json`).
@@ -233,6 +264,7 @@ fn build_artifact(spec: &ImageSpec) -> Result<Image, ImageError> {
         (!spec.env.is_empty(), "environment variables"),
         (spec.workdir.is_some(), "a working directory"),
         (!spec.labels.is_empty(), "labels (use annotations)"),
+        (!spec.aot.is_empty(), "AOT layers (use the image format)"),
     ] {
         if given {
             return Err(ImageError::ArtifactExtras(what));
@@ -261,16 +293,27 @@ fn build_artifact(spec: &ImageSpec) -> Result<Image, ImageError> {
         component,
     };
     let config = Blob::new(MEDIA_TYPE_WASM_CONFIG, canonical_json(&config));
-    assemble(spec, config, layer)
+    assemble(spec, config, vec![(layer, BTreeMap::new())])
 }
 
-/// Writes the manifest over one config and one layer.
-fn assemble(spec: &ImageSpec, config: Blob, layer: Blob) -> Result<Image, ImageError> {
+/// Writes the manifest over the config and the layers (each with its
+/// descriptor annotations).
+fn assemble(spec: &ImageSpec, config: Blob, layers: Vec<(Blob, BTreeMap<String, String>)>) -> Result<Image, ImageError> {
+    let descriptors = layers
+        .iter()
+        .map(|(blob, annotations)| {
+            let mut descriptor = descriptor_of(blob);
+            if !annotations.is_empty() {
+                descriptor.set_annotations(Some(to_hash_map(annotations)));
+            }
+            descriptor
+        })
+        .collect::<Vec<_>>();
     let mut manifest = ImageManifestBuilder::default()
         .schema_version(2u32)
         .media_type(MediaType::ImageManifest)
         .config(descriptor_of(&config))
-        .layers(vec![descriptor_of(&layer)]);
+        .layers(descriptors);
     if !spec.annotations.is_empty() {
         manifest = manifest.annotations(to_hash_map(&spec.annotations));
     }
@@ -281,7 +324,7 @@ fn assemble(spec: &ImageSpec, config: Blob, layer: Blob) -> Result<Image, ImageE
     Ok(Image {
         manifest,
         config,
-        layers: vec![layer],
+        layers: layers.into_iter().map(|(blob, _)| blob).collect(),
         platform: spec.os.platform(),
     })
 }
@@ -430,6 +473,26 @@ mod tests {
 
         s.cmd = vec!["x".into()];
         assert!(matches!(build_image(&s), Err(ImageError::ArtifactExtras(_))));
+    }
+
+    #[test]
+    fn aot_artifacts_get_a_layer_each_with_their_annotations() {
+        let mut s = spec();
+        s.aot = vec![AotArtifact {
+            path: "/hello.x86_64-unknown-linux-gnu.cwasm".into(),
+            bytes: b"\x7fELF native".to_vec(),
+            annotations: BTreeMap::from([("dev.wasmpack.aot.target".to_string(), "x86_64-unknown-linux-gnu".to_string())]),
+        }];
+        let image = build_image(&s).unwrap();
+        assert_eq!(image.layers.len(), 2);
+        let manifest: serde_json::Value = serde_json::from_slice(&image.manifest.data).unwrap();
+        assert!(manifest["layers"][0].get("annotations").is_none(), "the wasm layer stays plain");
+        assert_eq!(manifest["layers"][1]["annotations"]["dev.wasmpack.aot.target"], "x86_64-unknown-linux-gnu");
+        let config: serde_json::Value = serde_json::from_slice(&image.config.data).unwrap();
+        assert_eq!(config["rootfs"]["diff_ids"].as_array().unwrap().len(), 2);
+        assert_eq!(config["history"].as_array().unwrap().len(), 2);
+        s.format = ImageFormat::Artifact;
+        assert!(build_image(&s).unwrap_err().to_string().contains("AOT"));
     }
 
     #[test]

@@ -6,7 +6,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use clap::Args;
-use wasmpack_packager::image::{build_image, Image, ImageFormat, ImageSpec, WasiOs};
+use wasmpack_packager::digest::sha256_digest;
+use wasmpack_packager::image::{build_image, AotArtifact, Image, ImageFormat, ImageSpec, WasiOs};
 use wasmpack_packager::layer::{Compression, LayerContents};
 use wasmpack_packager::layout::{save_image, write_archive};
 use wasmpack_packager::registry::push_image;
@@ -64,6 +65,10 @@ pub struct BuildCommand {
     /// Remove custom sections (debug info, names, producers) from the module.
     #[arg(long)]
     strip: bool,
+    /// Add a wasmtime-precompiled layer per target: x86_64, aarch64, riscv64,
+    /// s390x or full triples, comma-separated.
+    #[arg(long, value_name = "TARGETS", value_delimiter = ',')]
+    aot: Vec<String>,
     /// Print the result as one JSON object on stdout.
     #[arg(long)]
     json: bool,
@@ -135,10 +140,22 @@ impl BuildCommand {
             };
             extra.add_host_path(Path::new(src), dest)?;
         }
+        let wasm_path = self.path.clone().unwrap_or(format!("/{file_name}"));
+        let wasm_digest = sha256_digest(&wasm);
+        let mut aot = Vec::new();
+        for target in &self.aot {
+            let artifact = wasmpack_aot::precompile(&wasm, target)?;
+            self.report(format_args!("precompiled for {}: {}", artifact.target, human_size(artifact.bytes.len() as u64)));
+            aot.push(AotArtifact {
+                path: wasmpack_aot::artifact_path(&wasm_path, &artifact.target),
+                annotations: artifact.annotations(&wasm_digest),
+                bytes: artifact.bytes,
+            });
+        }
         let spec = ImageSpec {
             wasm,
             facts: Some(facts),
-            wasm_path: self.path.clone().unwrap_or(format!("/{file_name}")),
+            wasm_path,
             extra,
             cmd: self.cmd.clone(),
             env: self.env.iter().map(|e| key_value(e).map(|_| e.clone())).collect::<Result<_>>()?,
@@ -149,6 +166,7 @@ impl BuildCommand {
             format: self.format,
             compression: self.compression,
             epoch: source_date_epoch()?,
+            aot,
         };
         Ok(build_image(&spec)?)
     }
