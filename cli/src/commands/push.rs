@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use anyhow::Result;
 use clap::Args;
 use wasmpack_packager::layout::{read_image, ImageSource};
-use wasmpack_packager::registry::{push_image, PushReport};
+use wasmpack_packager::registry::{push_owned_image, PushReport};
 
 use super::{block_on, print_json, RegistryArgs};
 
@@ -28,7 +28,7 @@ pub struct PushCommand {
 impl PushCommand {
     pub fn run(self) -> Result<()> {
         let image = read_image(&ImageSource::from_path(&self.source), self.name.as_deref())?;
-        let report = block_on(push_image(&image, &self.reference, &self.registry.options(self.json)))??;
+        let report = block_on(push_owned_image(image, &self.reference, &self.registry.options(self.json)))??;
         print_push_report(&report, self.json)
     }
 }

@@ -5,10 +5,12 @@
 mod auth;
 mod pull;
 mod push;
+mod reference;
 mod retry;
 
 pub use pull::pull_image;
-pub use push::{push_image, PushReport};
+pub use push::{push_image, push_owned_image, PushReport};
+pub use reference::parse_reference;
 
 use std::time::Duration;
 
@@ -59,7 +61,7 @@ pub(crate) struct Session {
 
 impl Session {
     pub fn open(reference: &str, options: &RegistryOptions) -> Result<Self, RegistryError> {
-        let parsed: Reference = reference.parse().map_err(|e: oci_client::ParseError| RegistryError::Reference {
+        let parsed = parse_reference(reference).map_err(|e| RegistryError::Reference {
             reference: reference.to_string(),
             reason: e.to_string(),
         })?;
