@@ -311,6 +311,25 @@ impl ImageSource {
 /// Reads the image `name` (or the only image) from `source`, verifying every
 /// blob. When the name points at an image index, its wasm manifest is taken.
 pub fn read_image(source: &ImageSource, name: Option<&str>) -> Result<Image, LayoutError> {
+    read_image_tolerating(source, name, |_| false).map(|(image, _)| image)
+}
+
+/// A layer left out because its blob is missing or does not match its
+/// descriptor; it stays in `Image::layers` with no data.
+#[derive(Debug)]
+pub struct RejectedLayer {
+    pub index: usize,
+    pub error: LayoutError,
+}
+
+/// [`read_image`] for readers that can do without some layers (a runner
+/// without a precompiled artifact): a layer for which `optional` holds and
+/// whose blob fails verification is reported instead of failing the read.
+pub fn read_image_tolerating(
+    source: &ImageSource,
+    name: Option<&str>,
+    optional: impl Fn(&Descriptor) -> bool,
+) -> Result<(Image, Vec<RejectedLayer>), LayoutError> {
     let tree = match source {
         ImageSource::Layout(root) => Tree::Dir(OciLayout::open(root)?.root),
         ImageSource::Archive(path) => Tree::read_archive(path)?,
@@ -338,21 +357,29 @@ pub fn read_image(source: &ImageSource, name: Option<&str>) -> Result<Image, Lay
     let manifest_bytes = tree.read_blob(root, &descriptor)?;
     let manifest: ImageManifest = parse_json(root, "image manifest", &manifest_bytes)?;
     let config = blob_of(manifest.config(), tree.read_blob(root, manifest.config())?);
-    let layers = manifest
-        .layers()
-        .iter()
-        .map(|layer| Ok(blob_of(layer, tree.read_blob(root, layer)?)))
-        .collect::<Result<Vec<_>, LayoutError>>()?;
+    let mut layers = Vec::with_capacity(manifest.layers().len());
+    let mut rejected = Vec::new();
+    for (index, layer) in manifest.layers().iter().enumerate() {
+        match tree.read_blob(root, layer) {
+            Ok(data) => layers.push(blob_of(layer, data)),
+            Err(error @ (LayoutError::MissingBlob { .. } | LayoutError::Corrupt { .. })) if optional(layer) => {
+                layers.push(blob_of(layer, Vec::new()));
+                rejected.push(RejectedLayer { index, error });
+            }
+            Err(error) => return Err(error),
+        }
+    }
     let platform = match descriptor.platform() {
         Some(p) => p.clone(),
         None => platform_of_config(&config.data),
     };
-    Ok(Image {
+    let image = Image {
         manifest: blob_of(&descriptor, manifest_bytes),
         config,
         layers,
         platform,
-    })
+    };
+    Ok((image, rejected))
 }
 
 /// The files of a layout: on disk, or read from an archive into memory.
@@ -678,6 +705,25 @@ mod tests {
         std::fs::remove_file(&layer).unwrap();
         let err = read_image(&ImageSource::from_path(dir.path()), None).unwrap_err();
         assert!(matches!(err, LayoutError::MissingBlob { .. }), "{err}");
+    }
+
+    #[test]
+    fn only_optional_layers_may_be_rejected_and_they_are_reported() {
+        let dir = tempfile::tempdir().unwrap();
+        let layout = OciLayout::create(dir.path()).unwrap();
+        let img = image(0);
+        layout.write_image(&img, None).unwrap();
+        let layer = layout.blob_path(&img.layers[0].digest).unwrap();
+        std::fs::write(&layer, b"tampered").unwrap();
+        let source = ImageSource::from_path(dir.path());
+        let (back, rejected) = read_image_tolerating(&source, None, |_| true).unwrap();
+        assert_eq!(rejected.len(), 1);
+        assert_eq!(rejected[0].index, 0);
+        assert!(matches!(rejected[0].error, LayoutError::Corrupt { .. }));
+        assert!(back.layers[0].data.is_empty(), "a rejected layer carries no data");
+        assert_eq!(back.layers[0].digest, img.layers[0].digest);
+        let err = read_image_tolerating(&source, None, |_| false).unwrap_err();
+        assert!(matches!(err, LayoutError::Corrupt { .. }), "{err}");
     }
 
     #[test]
