@@ -1,0 +1,257 @@
+//! Runs wasm images the way `wasmpack run` and the containerd shim do.
+//!
+//! The code comes from one of three places, tried in order: the image's
+//! precompiled layer for this host ([`select`]: matching target, wasmtime
+//! version and engine hash, compiled from exactly the image's module,
+//! verified against the manifest, and from a trusted image); this machine's
+//! own earlier compilation ([`cache`]); or a fresh compilation, which is
+//! then cached. Native code from an image is never loaded otherwise.
+
+pub mod cache;
+pub mod exec;
+pub mod select;
+pub mod trust;
+pub mod workload;
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use wasmtime::component::Component;
+use wasmtime::{Engine, Module, Precompiled};
+
+pub use cache::CompileCache;
+pub use exec::{Program, RunOptions};
+use select::{HostEngine, Verdict};
+pub use trust::TrustPolicy;
+pub use workload::{Code, Input, Workload};
+
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error("{path}: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
+    #[error(transparent)]
+    Layout(#[from] wasmpack_packager::layout::LayoutError),
+    #[error(transparent)]
+    Registry(#[from] wasmpack_packager::registry::RegistryError),
+    #[error(transparent)]
+    Unpack(#[from] wasmpack_packager::unpack::UnpackError),
+    #[error(transparent)]
+    Aot(#[from] wasmpack_aot::AotError),
+    #[error("invalid reference {reference:?}: {reason}")]
+    Reference { reference: String, reason: String },
+    #[error("{0}")]
+    Config(String),
+    #[error("the image has no ENTRYPOINT or CMD naming a module")]
+    NoEntrypoint,
+    #[error("entrypoint {path}: {reason}")]
+    Entrypoint { path: String, reason: String },
+    #[error("{0}: precompiled native code runs outside the wasm sandbox; pass --trust-aot to run it")]
+    UntrustedPrecompiled(PathBuf),
+    #[error("{what}: {reason}")]
+    Compile { what: String, reason: String },
+    #[error("preopening {path}: {reason}")]
+    Preopen { path: PathBuf, reason: String },
+    #[error("the guest went over --max-memory ({max} bytes) asking for {desired} bytes, and was stopped")]
+    MemoryLimit { desired: usize, max: usize },
+    #[error("the guest ran longer than --timeout ({0:?}) and was stopped")]
+    Timeout(Duration),
+    #[error("the guest failed: {0}")]
+    Guest(String),
+}
+
+/// Which code runs, for `-v` and the tests.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PathTaken {
+    /// The image's precompiled layer for this host.
+    Aot { target: String },
+    /// This machine's earlier compilation.
+    Cached,
+    /// Compiled now.
+    Compiled,
+    /// A precompiled file the user named.
+    Precompiled,
+}
+
+/// Code ready to run, and what was decided on the way.
+pub struct Prepared {
+    pub program: Program,
+    pub path: PathTaken,
+    /// Why other paths were not taken (`-v`).
+    pub notes: Vec<String>,
+    /// Artifacts refused as tampered or mismatched, unusable cache
+    /// entries: always shown.
+    pub warnings: Vec<String>,
+}
+
+pub struct Runner {
+    engine: Engine,
+    host: HostEngine,
+    policy: TrustPolicy,
+    cache: Option<CompileCache>,
+}
+
+impl Runner {
+    pub fn new(policy: TrustPolicy, cache: Option<CompileCache>) -> Result<Self, RunError> {
+        let engine = wasmpack_aot::host_engine()?;
+        let host = HostEngine {
+            triple: wasmpack_aot::host_triple(),
+            wasmtime_version: wasmpack_aot::WASMTIME_VERSION.to_string(),
+            engine_hash: wasmpack_aot::compatibility_hash(&engine),
+        };
+        Ok(Self {
+            engine,
+            host,
+            policy,
+            cache,
+        })
+    }
+
+    /// Picks and loads the code for `workload`.
+    pub fn prepare(&self, workload: &Workload) -> Result<Prepared, RunError> {
+        let (bytes, digest) = match &workload.code {
+            Code::Precompiled(path) => return self.load_precompiled_file(path),
+            Code::Wasm { bytes, digest } => (bytes, digest),
+        };
+        let is_component = wasmparser::Parser::is_component(bytes);
+        let (mut notes, mut warnings) = (Vec::new(), Vec::new());
+
+        let trusted = self.policy.trusts(workload.origin.as_deref());
+        let candidates: Vec<_> = workload.aot.iter().map(|layer| layer.candidate.clone()).collect();
+        let (chosen, verdicts) = select::choose(&candidates, &self.host, digest, trusted);
+        for verdict in verdicts {
+            match verdict {
+                Verdict::Skip(why) => notes.push(why),
+                Verdict::Refuse(why) => warnings.push(format!("{why}; compiling the module instead")),
+                Verdict::Usable => {}
+            }
+        }
+        if let Some(index) = chosen {
+            let layer = &workload.aot[index];
+            // SAFETY: the artifact's layer matched the manifest digest, its
+            // annotations match this engine and module, and the user trusts
+            // the image; wasmtime checks the header and settings itself.
+            let loaded = layer
+                .artifact()
+                .and_then(|artifact| unsafe { deserialize(&self.engine, &artifact, is_component) });
+            match loaded {
+                Ok(program) => {
+                    let target = self.host.triple.clone();
+                    notes.push(format!("using the image's AOT layer {} for {target}", layer.candidate.layer_digest));
+                    return Ok(Prepared {
+                        program,
+                        path: PathTaken::Aot { target },
+                        notes,
+                        warnings,
+                    });
+                }
+                Err(why) => warnings.push(format!(
+                    "AOT layer {} refused: {why}; compiling the module instead",
+                    layer.candidate.layer_digest
+                )),
+            }
+        }
+
+        let entry = self.cache.as_ref().map(|cache| (cache, cache.entry(&self.host.engine_hash, digest)));
+        if let Some((_, path)) = &entry {
+            if path.exists() {
+                // SAFETY: the cache holds only what this machine compiled,
+                // in folders only this user can write.
+                match unsafe { deserialize_file(&self.engine, path, is_component) } {
+                    Ok(program) => {
+                        notes.push(format!("using this machine's compilation {}", path.display()));
+                        return Ok(Prepared {
+                            program,
+                            path: PathTaken::Cached,
+                            notes,
+                            warnings,
+                        });
+                    }
+                    Err(why) => {
+                        warnings.push(format!("cached compilation {} unusable ({why}); compiling again", path.display()));
+                        let _ = std::fs::remove_file(path);
+                    }
+                }
+            }
+        }
+
+        let started = Instant::now();
+        let program = self.compile(bytes, is_component)?;
+        notes.push(format!("compiled the module in {} ms", started.elapsed().as_millis()));
+        if let Some((cache, path)) = entry {
+            let stored = serialize(&program).and_then(|bytes| cache.store(&path, &bytes).map_err(|e| e.to_string()));
+            match stored {
+                Ok(()) => notes.push(format!("kept the compilation at {}", path.display())),
+                Err(why) => warnings.push(format!("could not cache the compilation: {why}")),
+            }
+        }
+        Ok(Prepared {
+            program,
+            path: PathTaken::Compiled,
+            notes,
+            warnings,
+        })
+    }
+
+    /// Runs prepared code; returns the guest's exit code.
+    pub fn run(&self, prepared: &Prepared, options: &RunOptions) -> Result<i32, RunError> {
+        exec::run(&self.engine, &prepared.program, options)
+    }
+
+    fn compile(&self, bytes: &[u8], is_component: bool) -> Result<Program, RunError> {
+        let compiled = if is_component {
+            Component::new(&self.engine, bytes).map(Program::Component)
+        } else {
+            Module::new(&self.engine, bytes).map(Program::Module)
+        };
+        compiled.map_err(|e| RunError::Compile {
+            what: "compiling the module".into(),
+            reason: format!("{e:#}"),
+        })
+    }
+
+    fn load_precompiled_file(&self, path: &std::path::Path) -> Result<Prepared, RunError> {
+        if !self.policy.trust_all {
+            return Err(RunError::UntrustedPrecompiled(path.to_path_buf()));
+        }
+        let what = || format!("loading {}", path.display());
+        let kind = Engine::detect_precompiled_file(path).map_err(|e| RunError::Compile {
+            what: what(),
+            reason: format!("{e:#}"),
+        })?;
+        // SAFETY: the user named this file and passed --trust-aot.
+        let program = unsafe { deserialize_file(&self.engine, path, kind == Some(Precompiled::Component)) }
+            .map_err(|reason| RunError::Compile { what: what(), reason })?;
+        Ok(Prepared {
+            program,
+            path: PathTaken::Precompiled,
+            notes: vec![format!("running the precompiled file {}", path.display())],
+            warnings: Vec::new(),
+        })
+    }
+}
+
+unsafe fn deserialize(engine: &Engine, bytes: &[u8], is_component: bool) -> Result<Program, String> {
+    let program = if is_component {
+        unsafe { Component::deserialize(engine, bytes) }.map(Program::Component)
+    } else {
+        unsafe { Module::deserialize(engine, bytes) }.map(Program::Module)
+    };
+    program.map_err(|e| format!("{e:#}"))
+}
+
+unsafe fn deserialize_file(engine: &Engine, path: &std::path::Path, is_component: bool) -> Result<Program, String> {
+    let program = if is_component {
+        unsafe { Component::deserialize_file(engine, path) }.map(Program::Component)
+    } else {
+        unsafe { Module::deserialize_file(engine, path) }.map(Program::Module)
+    };
+    program.map_err(|e| format!("{e:#}"))
+}
+
+fn serialize(program: &Program) -> Result<Vec<u8>, String> {
+    match program {
+        Program::Module(module) => module.serialize(),
+        Program::Component(component) => component.serialize(),
+    }
+    .map_err(|e| format!("{e:#}"))
+}
