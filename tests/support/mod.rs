@@ -162,3 +162,19 @@ impl Drop for Registry {
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
+
+/// A Rust program compiled for wasm32-wasip1 by the host's rustc (the
+/// target comes from scripts/install-deps), written to `dir/name`.
+pub fn rust_guest(source: &str, dir: &Path, name: &str) -> PathBuf {
+    let src = dir.join("guest_source.rs");
+    std::fs::write(&src, source).unwrap();
+    let out = dir.join(name);
+    let args = ["--edition=2021", "--target", "wasm32-wasip1", "-O", "-o"];
+    let built = Command::new("rustc").args(args).arg(&out).arg(&src).output().expect("rustc runs");
+    assert!(
+        built.status.success(),
+        "rustc --target wasm32-wasip1 failed (the target comes from `rustup target add wasm32-wasip1`, scripts/install-deps): {}",
+        String::from_utf8_lossy(&built.stderr)
+    );
+    out
+}

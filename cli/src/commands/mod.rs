@@ -5,6 +5,7 @@ pub mod build;
 pub mod inspect;
 pub mod pull;
 pub mod push;
+pub mod run;
 
 use std::io::IsTerminal;
 
