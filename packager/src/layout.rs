@@ -7,7 +7,7 @@
 //! half-written blob or index.
 
 use std::collections::HashMap;
-use std::io::{self, Read, Write};
+use std::io::{self, Read, Seek, Write};
 use std::path::{Path, PathBuf};
 
 use oci_client::Reference;
@@ -37,6 +37,8 @@ pub enum LayoutError {
     Io { path: PathBuf, source: io::Error },
     #[error("{0}: not an OCI image layout (no oci-layout file)")]
     NotALayout(PathBuf),
+    #[error("{path}: not an OCI archive ({reason})")]
+    NotAnArchive { path: PathBuf, reason: String },
     #[error("{path}: {file} is not valid: {reason}")]
     BadJson {
         path: PathBuf,
@@ -394,11 +396,20 @@ impl Tree {
             path: path.to_path_buf(),
             source,
         };
-        let file = std::fs::File::open(path).map_err(io_err)?;
+        let not_archive = |reason: String| LayoutError::NotAnArchive {
+            path: path.to_path_buf(),
+            reason,
+        };
+        let mut file = std::fs::File::open(path).map_err(io_err)?;
+        let mut magic = [0u8; 4];
+        if file.read(&mut magic).map_err(io_err)? == 4 && &magic == b"\0asm" {
+            return Err(not_archive("it is a wasm module; `wasmpack build` packages one".into()));
+        }
+        file.seek(io::SeekFrom::Start(0)).map_err(io_err)?;
         let mut archive = tar::Archive::new(io::BufReader::new(file));
         let mut files = HashMap::new();
         for entry in archive.entries().map_err(io_err)? {
-            let mut entry = entry.map_err(io_err)?;
+            let mut entry = entry.map_err(|e| not_archive(format!("reading its tar entries: {e}")))?;
             if entry.header().entry_type() != tar::EntryType::Regular {
                 continue;
             }
@@ -705,6 +716,19 @@ mod tests {
         std::fs::remove_file(&layer).unwrap();
         let err = read_image(&ImageSource::from_path(dir.path()), None).unwrap_err();
         assert!(matches!(err, LayoutError::MissingBlob { .. }), "{err}");
+    }
+
+    #[test]
+    fn a_module_or_junk_given_as_an_archive_is_named_as_such() {
+        let dir = tempfile::tempdir().unwrap();
+        let wasm = dir.path().join("hello.wasm");
+        std::fs::write(&wasm, hello_wasm()).unwrap();
+        let err = read_image(&ImageSource::from_path(&wasm), None).unwrap_err();
+        assert!(err.to_string().contains("is a wasm module; `wasmpack build` packages one"), "{err}");
+        let junk = dir.path().join("junk.tar");
+        std::fs::write(&junk, vec![b'x'; 1024]).unwrap();
+        let err = read_image(&ImageSource::from_path(&junk), None).unwrap_err();
+        assert!(err.to_string().starts_with(&format!("{}: not an OCI archive", junk.display())), "{err}");
     }
 
     #[test]
