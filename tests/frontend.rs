@@ -117,6 +117,20 @@ fn rust_hello_builds_into_one_validated_wasm_layer() {
     assert_eq!(report["layers"].as_array().map(Vec::len), Some(1));
     assert_eq!(report["wasm"]["wasi"], "preview1");
     assert_eq!(report["wasm"]["has_start"], true);
+
+    // And the module in it runs: argv and env reach it, its exit code
+    // comes back.
+    let cache = oci.path().join("cache");
+    let run = |args: &[&str]| {
+        let mut all = vec!["run", archive.to_str().unwrap()];
+        all.extend_from_slice(args);
+        support::wasmpack(&all, oci.path(), &[("WASMPACK_CACHE_DIR", cache.to_str().unwrap())])
+    };
+    let out = run(&["-e", "GREETING=built by BuildKit", "--", "wasm"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.starts_with("Hello, wasm!") && stdout.contains("built by BuildKit\n"), "{stdout}");
+    assert_eq!(run(&["-e", "EXIT_CODE=3"]).status.code(), Some(3));
     remove(&tag);
 }
 
