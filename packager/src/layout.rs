@@ -10,7 +10,6 @@ use std::collections::HashMap;
 use std::io::{self, Read, Seek, Write};
 use std::path::{Path, PathBuf};
 
-use oci_client::Reference;
 use oci_spec::image::{
     Descriptor, ImageIndex, ImageIndexBuilder, ImageManifest, MediaType, Platform,
     PlatformBuilder, Arch, Os,
@@ -77,7 +76,7 @@ pub enum LayoutError {
 /// (`latest`) for a user-given name, as registries and containerd spell them.
 /// A name without tag means `latest`; one pinned by digest alone has no tag.
 pub fn normalize_name(name: &str) -> Result<(String, Option<String>), LayoutError> {
-    let reference: Reference = name.parse().map_err(|e: oci_client::ParseError| LayoutError::BadName {
+    let reference = crate::registry::parse_reference(name).map_err(|e| LayoutError::BadName {
         name: name.to_string(),
         reason: e.to_string(),
     })?;
