@@ -194,6 +194,31 @@ fn aot_layers_run_only_when_trusted_matching_and_intact() {
 }
 
 #[test]
+fn an_image_is_unpacked_once_and_later_starts_read_no_layer_blob() {
+    let f = Fixture::new();
+    f.build(&["-t", "demo/guest:1", "-o", "layout", "--aot", "x86_64", "--cmd", "exit", "--cmd", "4"]);
+    let first = f.run(&["layout", "-v", "--trust-aot"], &[]);
+    assert_eq!(first.status.code(), Some(4), "{}", stderr(&first));
+    assert!(stderr(&first).contains("using the image's AOT layer"), "{}", stderr(&first));
+
+    // Every blob of the layout damaged: what the store holds was verified
+    // under the manifest's digests when it was added, so starts go on.
+    let layout = f.path().join("layout");
+    for layer in layout_manifest(&layout)["layers"].as_array().unwrap() {
+        std::fs::write(blob_path(&layout, layer["digest"].as_str().unwrap()), b"damaged").unwrap();
+    }
+    let stored = f.run(&["layout", "-v", "--trust-aot"], &[]);
+    assert_eq!(stored.status.code(), Some(4), "{}", stderr(&stored));
+    assert!(stderr(&stored).contains("using the image's AOT layer"), "{}", stderr(&stored));
+    assert!(!stderr(&stored).contains("warning"), "{}", stderr(&stored));
+
+    // Without the store the blobs are read, and verified.
+    let fresh = f.run(&["layout", "--no-cache"], &[]);
+    assert!(!fresh.status.success());
+    assert!(stderr(&fresh).contains("does not match"), "{}", stderr(&fresh));
+}
+
+#[test]
 fn images_from_a_registry_bring_native_code_only_from_trusted_repositories() {
     let f = Fixture::new();
     let registry = Registry::start(None);

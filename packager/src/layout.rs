@@ -312,7 +312,20 @@ impl ImageSource {
 /// Reads the image `name` (or the only image) from `source`, verifying every
 /// blob. When the name points at an image index, its wasm manifest is taken.
 pub fn read_image(source: &ImageSource, name: Option<&str>) -> Result<Image, LayoutError> {
-    read_image_tolerating(source, name, |_| false).map(|(image, _)| image)
+    read_image_with(source, name, |_, _| LayerRead::Required).map(|(image, _)| image)
+}
+
+/// What [`read_image_with`] does with one layer's blob.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LayerRead {
+    /// Read and verify it; a missing or corrupt blob fails the read.
+    Required,
+    /// Read and verify it; a missing or corrupt blob is reported as a
+    /// [`RejectedLayer`] (a runner can do without a precompiled artifact).
+    Optional,
+    /// Leave it unread, with no data: the caller already holds this
+    /// content, verified under the same digest.
+    Skip,
 }
 
 /// A layer left out because its blob is missing or does not match its
@@ -323,13 +336,13 @@ pub struct RejectedLayer {
     pub error: LayoutError,
 }
 
-/// [`read_image`] for readers that can do without some layers (a runner
-/// without a precompiled artifact): a layer for which `optional` holds and
-/// whose blob fails verification is reported instead of failing the read.
-pub fn read_image_tolerating(
+/// [`read_image`] with a say per layer: `plan(layers, i)` decides for the
+/// manifest's layer `i`. Skipped and rejected layers stay in
+/// `Image::layers` with empty data, so indexes match the manifest.
+pub fn read_image_with(
     source: &ImageSource,
     name: Option<&str>,
-    optional: impl Fn(&Descriptor) -> bool,
+    plan: impl Fn(&[Descriptor], usize) -> LayerRead,
 ) -> Result<(Image, Vec<RejectedLayer>), LayoutError> {
     let tree = match source {
         ImageSource::Layout(root) => Tree::Dir(OciLayout::open(root)?.root),
@@ -361,9 +374,14 @@ pub fn read_image_tolerating(
     let mut layers = Vec::with_capacity(manifest.layers().len());
     let mut rejected = Vec::new();
     for (index, layer) in manifest.layers().iter().enumerate() {
+        let read = plan(manifest.layers(), index);
+        if read == LayerRead::Skip {
+            layers.push(blob_of(layer, Vec::new()));
+            continue;
+        }
         match tree.read_blob(root, layer) {
             Ok(data) => layers.push(blob_of(layer, data)),
-            Err(error @ (LayoutError::MissingBlob { .. } | LayoutError::Corrupt { .. })) if optional(layer) => {
+            Err(error @ (LayoutError::MissingBlob { .. } | LayoutError::Corrupt { .. })) if read == LayerRead::Optional => {
                 layers.push(blob_of(layer, Vec::new()));
                 rejected.push(RejectedLayer { index, error });
             }
@@ -739,14 +757,17 @@ mod tests {
         let layer = layout.blob_path(&img.layers[0].digest).unwrap();
         std::fs::write(&layer, b"tampered").unwrap();
         let source = ImageSource::from_path(dir.path());
-        let (back, rejected) = read_image_tolerating(&source, None, |_| true).unwrap();
+        let (back, rejected) = read_image_with(&source, None, |_, _| LayerRead::Optional).unwrap();
         assert_eq!(rejected.len(), 1);
         assert_eq!(rejected[0].index, 0);
         assert!(matches!(rejected[0].error, LayoutError::Corrupt { .. }));
         assert!(back.layers[0].data.is_empty(), "a rejected layer carries no data");
         assert_eq!(back.layers[0].digest, img.layers[0].digest);
-        let err = read_image_tolerating(&source, None, |_| false).unwrap_err();
+        let err = read_image_with(&source, None, |_, _| LayerRead::Required).unwrap_err();
         assert!(matches!(err, LayoutError::Corrupt { .. }), "{err}");
+        let (skipped, rejected) = read_image_with(&source, None, |_, _| LayerRead::Skip).unwrap();
+        assert!(rejected.is_empty(), "a skipped blob is not read, so not judged");
+        assert!(skipped.layers[0].data.is_empty());
     }
 
     #[test]

@@ -12,6 +12,7 @@ use std::collections::HashSet;
 use std::io;
 use std::path::{Component, Path, PathBuf};
 
+use crate::digest::Blob;
 use crate::image::{Image, MEDIA_TYPE_WASM_LAYER};
 use crate::layer::{Compression, UnsupportedMediaType};
 use crate::layout::{put_in_place, staging_beside};
@@ -45,6 +46,11 @@ pub enum UnpackError {
 /// Unpacks every layer of `image`, in order, into `dest`, which must not
 /// exist or be empty.
 pub fn unpack_image(image: &Image, dest: &Path) -> Result<(), UnpackError> {
+    unpack_layers(&image.layers, dest)
+}
+
+/// [`unpack_image`] for a chosen run of an image's layers.
+pub fn unpack_layers(layers: &[Blob], dest: &Path) -> Result<(), UnpackError> {
     let io_err = |path: &Path| {
         let path = path.to_path_buf();
         move |source| UnpackError::Io { path, source }
@@ -57,7 +63,7 @@ pub fn unpack_image(image: &Image, dest: &Path) -> Result<(), UnpackError> {
         std::fs::remove_dir(dest).map_err(io_err(dest))?;
     }
     let staging = staging_beside(dest).map_err(io_err(dest))?;
-    for layer in &image.layers {
+    for layer in layers {
         if layer.media_type == MEDIA_TYPE_WASM_LAYER {
             let path = staging.path().join(ARTIFACT_MODULE_FILE);
             std::fs::write(&path, &layer.data).map_err(io_err(&path))?;

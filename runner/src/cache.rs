@@ -1,21 +1,25 @@
-//! The local compilation cache: what this machine compiled itself, keyed
-//! by the module's digest and the engine's compatibility hash, so that a
-//! second start of an untrusted image is as fast as AOT without running
-//! anyone else's native code.
+//! This machine's cache, in folders only the user can read or write:
+//! - `compiled/`: what this machine compiled itself, keyed by the module's
+//!   digest and the engine's compatibility hash, so that a second start of
+//!   an untrusted image is as fast as AOT without running anyone else's
+//!   native code;
+//! - `layers/`: image layers unpacked once ([`LayerStore`]), so that a
+//!   start does not unpack, read back and hash the image again.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use crate::layers::LayerStore;
 use crate::RunError;
 
 pub const CACHE_DIR_ENV: &str = "WASMPACK_CACHE_DIR";
 
 #[derive(Debug, Clone)]
-pub struct CompileCache {
+pub struct LocalCache {
     root: PathBuf,
 }
 
-impl CompileCache {
+impl LocalCache {
     pub fn new(root: PathBuf) -> Self {
         Self { root }
     }
@@ -35,14 +39,14 @@ impl CompileCache {
 
     /// Where the compilation of `wasm_digest` by an engine with
     /// `engine_hash` is kept.
-    pub fn entry(&self, engine_hash: &str, wasm_digest: &str) -> PathBuf {
+    pub fn compiled_entry(&self, engine_hash: &str, wasm_digest: &str) -> PathBuf {
         let name = wasm_digest.replace(':', "-");
         self.root.join("compiled").join(engine_hash).join(format!("{name}.cwasm"))
     }
 
     /// Stores `bytes` at `entry` atomically (a reader never sees a part),
     /// in folders only the user can read.
-    pub fn store(&self, entry: &Path, bytes: &[u8]) -> Result<(), RunError> {
+    pub fn store_compiled(&self, entry: &Path, bytes: &[u8]) -> Result<(), RunError> {
         let dir = entry.parent().unwrap_or(&self.root);
         let io_err = |source| RunError::Io {
             path: dir.to_path_buf(),
@@ -55,9 +59,14 @@ impl CompileCache {
         tmp.persist(entry).map_err(|e| io_err(e.error))?;
         Ok(())
     }
+
+    /// The unpacked layers kept under this cache.
+    pub fn layers(&self) -> LayerStore {
+        LayerStore::new(self.root.join("layers"))
+    }
 }
 
-fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+pub(crate) fn create_private_dir(dir: &Path) -> std::io::Result<()> {
     use std::os::unix::fs::DirBuilderExt;
     std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)
 }
@@ -69,11 +78,11 @@ mod tests {
     #[test]
     fn entries_are_keyed_by_engine_and_module_and_written_whole() {
         let dir = tempfile::tempdir().unwrap();
-        let cache = CompileCache::new(dir.path().join("cache"));
-        let a = cache.entry("e1", "sha256:aa");
-        assert_ne!(a, cache.entry("e2", "sha256:aa"), "another engine, another entry");
-        assert_ne!(a, cache.entry("e1", "sha256:bb"), "another module, another entry");
-        cache.store(&a, b"compiled").unwrap();
+        let cache = LocalCache::new(dir.path().join("cache"));
+        let a = cache.compiled_entry("e1", "sha256:aa");
+        assert_ne!(a, cache.compiled_entry("e2", "sha256:aa"), "another engine, another entry");
+        assert_ne!(a, cache.compiled_entry("e1", "sha256:bb"), "another module, another entry");
+        cache.store_compiled(&a, b"compiled").unwrap();
         assert_eq!(std::fs::read(&a).unwrap(), b"compiled");
         use std::os::unix::fs::PermissionsExt;
         let mode = std::fs::metadata(dir.path().join("cache")).unwrap().permissions().mode();

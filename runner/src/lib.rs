@@ -9,6 +9,7 @@
 
 pub mod cache;
 pub mod exec;
+pub mod layers;
 pub mod select;
 pub mod trust;
 pub mod workload;
@@ -19,11 +20,11 @@ use std::time::{Duration, Instant};
 use wasmtime::component::Component;
 use wasmtime::{Engine, Module, Precompiled};
 
-pub use cache::CompileCache;
+pub use cache::LocalCache;
 pub use exec::{Program, RunOptions};
 use select::{HostEngine, Verdict};
 pub use trust::TrustPolicy;
-pub use workload::{Code, Input, Workload};
+pub use workload::{Artifact, Code, Input, Workload};
 
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
@@ -87,11 +88,11 @@ pub struct Runner {
     engine: Engine,
     host: HostEngine,
     policy: TrustPolicy,
-    cache: Option<CompileCache>,
+    cache: Option<LocalCache>,
 }
 
 impl Runner {
-    pub fn new(policy: TrustPolicy, cache: Option<CompileCache>) -> Result<Self, RunError> {
+    pub fn new(policy: TrustPolicy, cache: Option<LocalCache>) -> Result<Self, RunError> {
         let engine = wasmpack_aot::host_engine()?;
         let host = HostEngine {
             triple: wasmpack_aot::host_triple(),
@@ -108,11 +109,11 @@ impl Runner {
 
     /// Picks and loads the code for `workload`.
     pub fn prepare(&self, workload: &Workload) -> Result<Prepared, RunError> {
-        let (bytes, digest) = match &workload.code {
+        let (module, digest) = match &workload.code {
             Code::Precompiled(path) => return self.load_precompiled_file(path),
-            Code::Wasm { bytes, digest } => (bytes, digest),
+            Code::Wasm { module, digest } => (module, digest),
         };
-        let is_component = wasmparser::Parser::is_component(bytes);
+        let is_component = module.is_component()?;
         let (mut notes, mut warnings) = (Vec::new(), Vec::new());
 
         let trusted = self.policy.trusts(workload.origin.as_deref());
@@ -130,9 +131,10 @@ impl Runner {
             // SAFETY: the artifact's layer matched the manifest digest, its
             // annotations match this engine and module, and the user trusts
             // the image; wasmtime checks the header and settings itself.
-            let loaded = layer
-                .artifact()
-                .and_then(|artifact| unsafe { deserialize(&self.engine, &artifact, is_component) });
+            let loaded = layer.artifact().and_then(|artifact| match artifact {
+                Artifact::Bytes(bytes) => unsafe { deserialize(&self.engine, &bytes, is_component) },
+                Artifact::File(path) => unsafe { deserialize_file(&self.engine, &path, is_component) },
+            });
             match loaded {
                 Ok(program) => {
                     let target = self.host.triple.clone();
@@ -151,7 +153,7 @@ impl Runner {
             }
         }
 
-        let entry = self.cache.as_ref().map(|cache| (cache, cache.entry(&self.host.engine_hash, digest)));
+        let entry = self.cache.as_ref().map(|cache| (cache, cache.compiled_entry(&self.host.engine_hash, digest)));
         if let Some((_, path)) = &entry {
             if path.exists() {
                 // SAFETY: the cache holds only what this machine compiled,
@@ -175,10 +177,10 @@ impl Runner {
         }
 
         let started = Instant::now();
-        let program = self.compile(bytes, is_component)?;
+        let program = self.compile(&module.read()?, is_component)?;
         notes.push(format!("compiled the module in {} ms", started.elapsed().as_millis()));
         if let Some((cache, path)) = entry {
-            let stored = serialize(&program).and_then(|bytes| cache.store(&path, &bytes).map_err(|e| e.to_string()));
+            let stored = serialize(&program).and_then(|bytes| cache.store_compiled(&path, &bytes).map_err(|e| e.to_string()));
             match stored {
                 Ok(()) => notes.push(format!("kept the compilation at {}", path.display())),
                 Err(why) => warnings.push(format!("could not cache the compilation: {why}")),

@@ -3,6 +3,7 @@
 //! An image's files are unpacked (safely, by the packager) into a
 //! temporary root the guest sees as `/`.
 
+use std::borrow::Cow;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
@@ -12,10 +13,11 @@ use wasmpack_aot::ANNOTATION_TARGET;
 use wasmpack_packager::digest::{sha256_digest, Blob};
 use wasmpack_packager::image::{Image, MEDIA_TYPE_WASM_CONFIG};
 use wasmpack_packager::layer::Compression;
-use wasmpack_packager::layout::{read_image_tolerating, ImageSource};
+use wasmpack_packager::layout::{read_image_with, ImageSource, LayerRead};
 use wasmpack_packager::registry::{parse_reference, pull_image, RegistryOptions};
-use wasmpack_packager::unpack::{unpack_image, ARTIFACT_MODULE_FILE};
+use wasmpack_packager::unpack::{unpack_layers, ARTIFACT_MODULE_FILE};
 
+use crate::layers::LayerStore;
 use crate::select::AotCandidate;
 use crate::RunError;
 
@@ -40,14 +42,7 @@ impl Input {
             return Ok(Input::Remote(arg.to_string()));
         }
         let mut magic = [0u8; 4];
-        let mut file = std::fs::File::open(path).map_err(|source| RunError::Io {
-            path: path.to_path_buf(),
-            source,
-        })?;
-        let read = file.read(&mut magic).map_err(|source| RunError::Io {
-            path: path.to_path_buf(),
-            source,
-        })?;
+        let read = read_prefix(path, &mut magic)?;
         Ok(match &magic[..read] {
             b"\0asm" => Input::Wasm(path.to_path_buf()),
             b"\x7fELF" => Input::Precompiled(path.to_path_buf()),
@@ -56,12 +51,81 @@ impl Input {
     }
 }
 
+/// Fills `buf` from the start of the file (less if it is shorter).
+fn read_prefix(path: &Path, buf: &mut [u8]) -> Result<usize, RunError> {
+    let io_err = |source| RunError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut file = std::fs::File::open(path).map_err(io_err)?;
+    let mut filled = 0;
+    while filled < buf.len() {
+        match file.read(&mut buf[filled..]).map_err(io_err)? {
+            0 => break,
+            n => filled += n,
+        }
+    }
+    Ok(filled)
+}
+
 /// The code to run.
 #[derive(Debug)]
 pub enum Code {
-    Wasm { bytes: Vec<u8>, digest: String },
+    Wasm { module: ModuleBytes, digest: String },
     /// A `.cwasm` file the user named.
     Precompiled(PathBuf),
+}
+
+/// Where a module's bytes are: a stored layer's file is read only if the
+/// module must be compiled.
+#[derive(Debug)]
+pub enum ModuleBytes {
+    InMemory(Vec<u8>),
+    File(PathBuf),
+}
+
+impl ModuleBytes {
+    pub fn read(&self) -> Result<Cow<'_, [u8]>, RunError> {
+        match self {
+            ModuleBytes::InMemory(bytes) => Ok(Cow::Borrowed(bytes)),
+            ModuleBytes::File(path) => std::fs::read(path).map(Cow::Owned).map_err(|source| RunError::Io {
+                path: path.clone(),
+                source,
+            }),
+        }
+    }
+
+    /// Whether the header says component (the rest is not read).
+    pub fn is_component(&self) -> Result<bool, RunError> {
+        let mut header = [0u8; 8];
+        let len = match self {
+            ModuleBytes::InMemory(bytes) => {
+                let len = bytes.len().min(8);
+                header[..len].copy_from_slice(&bytes[..len]);
+                len
+            }
+            ModuleBytes::File(path) => read_prefix(path, &mut header)?,
+        };
+        Ok(wasmparser::Parser::is_component(&header[..len]))
+    }
+}
+
+/// The folder the guest sees as `/`.
+#[derive(Debug)]
+pub enum Rootfs {
+    /// Unpacked for this run; deleted with the workload.
+    Temporary(TempDir),
+    /// A layer kept in the local cache, shared read-only.
+    Stored(PathBuf),
+}
+
+impl Rootfs {
+    pub fn path(&self) -> &Path {
+        match self {
+            Rootfs::Temporary(dir) => dir.path(),
+            Rootfs::Stored(path) => path,
+        }
+    }
 }
 
 /// Everything needed to start the guest.
@@ -73,8 +137,7 @@ pub struct Workload {
     pub entrypoint: Vec<String>,
     pub cmd: Vec<String>,
     pub env: Vec<(String, String)>,
-    /// The image's files; dropped (deleted) with the workload.
-    pub rootfs: Option<TempDir>,
+    pub rootfs: Option<Rootfs>,
     pub aot: Vec<AotLayer>,
     /// `registry/repository` of a pulled image, for the trust list.
     pub origin: Option<String>,
@@ -84,14 +147,28 @@ pub struct Workload {
 #[derive(Debug)]
 pub struct AotLayer {
     pub candidate: AotCandidate,
+    /// The blob, verified; empty when the store holds the layer already.
     layer: Blob,
     /// The artifact's path inside the layer.
     path: String,
+    store: Option<LayerStore>,
+}
+
+/// A precompiled artifact, as wasmtime loads it.
+pub enum Artifact {
+    Bytes(Vec<u8>),
+    /// In a stored layer: mapped, not read.
+    File(PathBuf),
 }
 
 impl AotLayer {
-    /// The artifact's bytes, read from the (verified) layer blob.
-    pub fn artifact(&self) -> Result<Vec<u8>, String> {
+    /// The artifact from the (verified) layer: from the layer store when
+    /// there is one, so that later starts map it straight from there.
+    pub fn artifact(&self) -> Result<Artifact, String> {
+        if let Some(store) = &self.store {
+            let stored = store.open_or_add(&self.layer).map_err(|e| e.to_string())?;
+            return resolve_inside(&stored.rootfs, &self.path).map(Artifact::File).map_err(|e| e.to_string());
+        }
         let compression = Compression::from_media_type(&self.layer.media_type).map_err(|e| e.to_string())?;
         let reader = compression.decompress(self.layer.data.as_slice()).map_err(|e| e.to_string())?;
         let mut archive = tar::Archive::new(reader);
@@ -102,7 +179,7 @@ impl AotLayer {
             if entry.header().entry_type().is_file() && path.to_string_lossy().trim_start_matches("./") == wanted {
                 let mut bytes = Vec::new();
                 entry.read_to_end(&mut bytes).map_err(|e| e.to_string())?;
-                return Ok(bytes);
+                return Ok(Artifact::Bytes(bytes));
             }
         }
         Err(format!("the layer holds no {}", self.path))
@@ -110,24 +187,41 @@ impl AotLayer {
 }
 
 /// Loads what `input` names (`name` picks an image in a layout or archive).
-pub fn load(input: &Input, name: Option<&str>, registry: &RegistryOptions) -> Result<Workload, RunError> {
+/// With a `store`, an image's layers are unpacked there once and reused.
+pub fn load(
+    input: &Input,
+    name: Option<&str>,
+    registry: &RegistryOptions,
+    store: Option<&LayerStore>,
+) -> Result<Workload, RunError> {
     match input {
         Input::Wasm(path) => {
             let bytes = std::fs::read(path).map_err(|source| RunError::Io {
                 path: path.clone(),
                 source,
             })?;
-            let code = Code::Wasm {
-                digest: sha256_digest(&bytes),
-                bytes,
-            };
-            Ok(Workload::bare(code, path))
+            let (module, digest) = hashed(bytes);
+            Ok(Workload::bare(Code::Wasm { module, digest }, path))
         }
         Input::Precompiled(path) => Ok(Workload::bare(Code::Precompiled(path.clone()), path)),
         Input::Image(source) => {
-            let (image, rejected) = read_image_tolerating(source, name, is_aot_layer)?;
+            // Blobs the store holds are not read again: a stored layer was
+            // verified against the same digest when it was added. Several
+            // file layers are merged in a temporary root, so they are read.
+            let stored = |d: &Descriptor| store.is_some_and(|s| s.has(d.digest().as_ref()));
+            let plan = |layers: &[Descriptor], index: usize| {
+                let layer = &layers[index];
+                let file_layers = layers.iter().filter(|d| !is_aot_layer(d)).count();
+                match (is_aot_layer(layer), stored(layer)) {
+                    (true, true) => LayerRead::Skip,
+                    (true, false) => LayerRead::Optional,
+                    (false, true) if file_layers == 1 => LayerRead::Skip,
+                    (false, _) => LayerRead::Required,
+                }
+            };
+            let (image, rejected) = read_image_with(source, name, plan)?;
             let defects = rejected.into_iter().map(|r| (r.index, r.error.to_string())).collect();
-            from_image(image, defects, None)
+            from_image(image, defects, None, store)
         }
         Input::Remote(reference) => {
             let parsed = parse_reference(reference).map_err(|e| RunError::Reference {
@@ -141,7 +235,7 @@ pub fn load(input: &Input, name: Option<&str>, registry: &RegistryOptions) -> Re
             // A pull verifies every blob: a tampered layer fails it.
             let image = runtime.block_on(pull_image(reference, None, registry))?;
             let origin = format!("{}/{}", parsed.registry(), parsed.repository());
-            from_image(image, Vec::new(), Some(origin))
+            from_image(image, Vec::new(), Some(origin), store)
         }
     }
 }
@@ -176,7 +270,12 @@ fn is_aot_layer(descriptor: &Descriptor) -> bool {
 }
 
 /// `defects`: layer index and why its blob was not usable.
-fn from_image(image: Image, defects: Vec<(usize, String)>, origin: Option<String>) -> Result<Workload, RunError> {
+fn from_image(
+    image: Image,
+    defects: Vec<(usize, String)>,
+    origin: Option<String>,
+    store: Option<&LayerStore>,
+) -> Result<Workload, RunError> {
     let manifest = ImageManifest::from_reader(image.manifest.data.as_slice())
         .map_err(|e| RunError::Config(format!("image manifest: {e}")))?;
     let (entrypoint, cmd, env) = if image.config.media_type == MEDIA_TYPE_WASM_CONFIG {
@@ -214,20 +313,32 @@ fn from_image(image: Image, defects: Vec<(usize, String)>, origin: Option<String
             candidate,
             layer: layer.clone(),
             path,
+            store: store.cloned(),
         });
     }
 
-    let rootfs = tempfile::Builder::new().prefix("wasmpack-run-").tempdir().map_err(|source| RunError::Io {
-        path: std::env::temp_dir(),
-        source,
-    })?;
-    unpack_image(&Image { layers: files, ..image }, rootfs.path())?;
-    let bytes = read_inside(rootfs.path(), &module_path)?;
+    let (rootfs, module, digest) = match (store, files.as_slice()) {
+        (Some(store), [layer]) => {
+            let stored = store.open_or_add(layer)?;
+            let (module, digest) = match stored.file_digest(&module_path) {
+                Some(digest) => (ModuleBytes::File(resolve_inside(&stored.rootfs, &module_path)?), digest.to_string()),
+                // A symlinked entrypoint: resolved and hashed now.
+                None => hashed(read_inside(&stored.rootfs, &module_path)?),
+            };
+            (Rootfs::Stored(stored.rootfs), module, digest)
+        }
+        _ => {
+            let dir = tempfile::Builder::new().prefix("wasmpack-run-").tempdir().map_err(|source| RunError::Io {
+                path: std::env::temp_dir(),
+                source,
+            })?;
+            unpack_layers(&files, dir.path())?;
+            let (module, digest) = hashed(read_inside(dir.path(), &module_path)?);
+            (Rootfs::Temporary(dir), module, digest)
+        }
+    };
     Ok(Workload {
-        code: Code::Wasm {
-            digest: sha256_digest(&bytes),
-            bytes,
-        },
+        code: Code::Wasm { module, digest },
         entrypoint,
         cmd,
         env,
@@ -237,9 +348,24 @@ fn from_image(image: Image, defects: Vec<(usize, String)>, origin: Option<String
     })
 }
 
+fn hashed(bytes: Vec<u8>) -> (ModuleBytes, String) {
+    let digest = sha256_digest(&bytes);
+    (ModuleBytes::InMemory(bytes), digest)
+}
+
 /// Reads the image file at `path` without following anything out of the
 /// unpacked root (a symlinked entrypoint must stay inside it).
 fn read_inside(root: &Path, path: &str) -> Result<Vec<u8>, RunError> {
+    let resolved = resolve_inside(root, path)?;
+    std::fs::read(&resolved).map_err(|e| RunError::Entrypoint {
+        path: path.to_string(),
+        reason: e.to_string(),
+    })
+}
+
+/// Where the image file `path` is under `root`, refusing anything that
+/// resolves outside it.
+fn resolve_inside(root: &Path, path: &str) -> Result<PathBuf, RunError> {
     let error = |reason: String| RunError::Entrypoint {
         path: path.to_string(),
         reason,
@@ -252,7 +378,7 @@ fn read_inside(root: &Path, path: &str) -> Result<Vec<u8>, RunError> {
     if !resolved.starts_with(&root) {
         return Err(error("resolves to a file outside the image".into()));
     }
-    std::fs::read(&resolved).map_err(|e| error(e.to_string()))
+    Ok(resolved)
 }
 
 #[cfg(test)]

@@ -8,7 +8,7 @@ use std::time::Duration;
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use wasmpack_runner::workload::{load, Input};
-use wasmpack_runner::{CompileCache, RunError, RunOptions, Runner, TrustPolicy};
+use wasmpack_runner::{LocalCache, RunError, RunOptions, Runner, TrustPolicy};
 
 use super::{key_value, RegistryArgs};
 
@@ -42,7 +42,7 @@ pub struct RunCommand {
     /// Trust this image (or .cwasm file) to bring native code.
     #[arg(long)]
     trust_aot: bool,
-    /// Neither read nor write the local compilation cache.
+    /// Use no local cache: compile the module, unpack the image afresh.
     #[arg(long)]
     no_cache: bool,
     /// Largest linear memory the guest may grow to (bytes, or with K, M, G).
@@ -61,9 +61,10 @@ pub struct RunCommand {
 impl RunCommand {
     pub fn run(self) -> Result<ExitCode> {
         let input = Input::detect(&self.image)?;
-        let workload = load(&input, self.name.as_deref(), &self.registry.options(false))
+        let cache = if self.no_cache { None } else { LocalCache::default_location() };
+        let layers = cache.as_ref().map(LocalCache::layers);
+        let workload = load(&input, self.name.as_deref(), &self.registry.options(false), layers.as_ref())
             .with_context(|| format!("reading {}", self.image))?;
-        let cache = if self.no_cache { None } else { CompileCache::default_location() };
         let runner = Runner::new(TrustPolicy::load(self.trust_aot)?, cache)?;
         let prepared = runner.prepare(&workload)?;
         for warning in &prepared.warnings {
@@ -83,7 +84,7 @@ impl RunCommand {
         let options = RunOptions {
             args: workload.argv(&self.args),
             env,
-            rootfs: workload.rootfs.as_ref().map(|dir| dir.path().to_path_buf()),
+            rootfs: workload.rootfs.as_ref().map(|rootfs| rootfs.path().to_path_buf()),
             dirs: self.dir.iter().map(|d| preopen(d)).collect(),
             max_memory: self.max_memory,
             timeout: self.timeout,
