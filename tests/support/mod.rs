@@ -35,10 +35,25 @@ pub fn workdir() -> (tempfile::TempDir, PathBuf) {
 /// only builds a package's own binaries for its tests, so scripts/test runs
 /// `cargo build --workspace --bins` first.
 pub fn workspace_bin(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().expect("test binary path");
-    let bin = exe.parent().and_then(Path::parent).expect("target/<profile>").join(name);
+    let bin = profile_dir().join(name);
     assert!(bin.is_file(), "{} missing: run `cargo build --workspace --bins` first (scripts/test does)", bin.display());
     bin
+}
+
+/// A binary of this workspace cross-built for `triple` with this test's
+/// profile: `target/<triple>/<profile>/<name>`.
+pub fn cross_bin(triple: &str, name: &str) -> PathBuf {
+    let profile = profile_dir();
+    let target = profile.parent().expect("target folder");
+    let bin = target.join(triple).join(profile.file_name().expect("profile name")).join(name);
+    assert!(bin.is_file(), "{} missing: run `cargo build --target {triple} --bin {name}` first (scripts/test does)", bin.display());
+    bin
+}
+
+/// `target/<profile>`, from this test's own path.
+fn profile_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("test binary path");
+    exe.parent().and_then(Path::parent).expect("target/<profile>").to_path_buf()
 }
 
 /// `wasmpack` in `dir`, ready for more arguments.
