@@ -24,6 +24,36 @@ pub const ANNOTATION_WASMTIME_VERSION: &str = "dev.wasmpack.aot.wasmtime-version
 pub const ANNOTATION_ENGINE_HASH: &str = "dev.wasmpack.aot.engine-hash";
 pub const ANNOTATION_WASM_DIGEST: &str = "dev.wasmpack.aot.wasm-digest";
 
+/// BuildKit lets a frontend annotate the manifest but not single layers,
+/// so images from the wasmpack frontend carry each AOT layer's annotations
+/// on the manifest, keyed by the layer's index:
+/// `dev.wasmpack.aot.layer.<index>.target` stands for the layer's
+/// `dev.wasmpack.aot.target`, and so on.
+const MANIFEST_LAYER_PREFIX: &str = "dev.wasmpack.aot.layer.";
+const LAYER_PREFIX: &str = "dev.wasmpack.aot.";
+
+/// The manifest annotation that stands for layer `index`'s annotation `key`.
+pub fn manifest_annotation(index: usize, key: &str) -> String {
+    let suffix = key.strip_prefix(LAYER_PREFIX).unwrap_or(key);
+    format!("{MANIFEST_LAYER_PREFIX}{index}.{suffix}")
+}
+
+/// Layer `index`'s annotations as the manifest's annotations give them
+/// (empty when it names none).
+pub fn layer_annotations_in_manifest<'a>(
+    manifest: impl IntoIterator<Item = (&'a String, &'a String)>,
+    index: usize,
+) -> BTreeMap<String, String> {
+    let prefix = format!("{MANIFEST_LAYER_PREFIX}{index}.");
+    manifest
+        .into_iter()
+        .filter_map(|(key, value)| {
+            let suffix = key.strip_prefix(&prefix)?;
+            Some((format!("{LAYER_PREFIX}{suffix}"), value.clone()))
+        })
+        .collect()
+}
+
 /// Short names accepted for `--aot`, and the triples they stand for.
 const ALIASES: &[(&str, &str)] = &[
     ("x86_64", "x86_64-unknown-linux-gnu"),
@@ -180,6 +210,20 @@ mod tests {
         }
         hashes.dedup();
         assert_eq!(hashes.len(), 4, "the hash tells targets apart");
+    }
+
+    #[test]
+    fn layer_annotations_travel_on_the_manifest_by_index() {
+        let layer = BTreeMap::from([
+            (ANNOTATION_TARGET.to_string(), "aarch64-unknown-linux-gnu".to_string()),
+            (ANNOTATION_ENGINE_HASH.to_string(), "abc".to_string()),
+        ]);
+        let mut manifest: BTreeMap<String, String> = layer.iter().map(|(k, v)| (manifest_annotation(2, k), v.clone())).collect();
+        manifest.insert("dev.wasmpack.aot.layer.12.target".into(), "other".into());
+        manifest.insert("org.opencontainers.image.title".into(), "x".into());
+        assert_eq!(manifest_annotation(2, ANNOTATION_TARGET), "dev.wasmpack.aot.layer.2.target");
+        assert_eq!(layer_annotations_in_manifest(&manifest, 2), layer, "layer 12 is not layer 2");
+        assert!(layer_annotations_in_manifest(&manifest, 1).is_empty());
     }
 
     #[test]

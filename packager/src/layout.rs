@@ -336,13 +336,13 @@ pub struct RejectedLayer {
     pub error: LayoutError,
 }
 
-/// [`read_image`] with a say per layer: `plan(layers, i)` decides for the
-/// manifest's layer `i`. Skipped and rejected layers stay in
+/// [`read_image`] with a say per layer: `plan(manifest, i)` decides for
+/// the manifest's layer `i`. Skipped and rejected layers stay in
 /// `Image::layers` with empty data, so indexes match the manifest.
 pub fn read_image_with(
     source: &ImageSource,
     name: Option<&str>,
-    plan: impl Fn(&[Descriptor], usize) -> LayerRead,
+    plan: impl Fn(&ImageManifest, usize) -> LayerRead,
 ) -> Result<(Image, Vec<RejectedLayer>), LayoutError> {
     let tree = match source {
         ImageSource::Layout(root) => Tree::Dir(OciLayout::open(root)?.root),
@@ -374,7 +374,7 @@ pub fn read_image_with(
     let mut layers = Vec::with_capacity(manifest.layers().len());
     let mut rejected = Vec::new();
     for (index, layer) in manifest.layers().iter().enumerate() {
-        let read = plan(manifest.layers(), index);
+        let read = plan(&manifest, index);
         if read == LayerRead::Skip {
             layers.push(blob_of(layer, Vec::new()));
             continue;

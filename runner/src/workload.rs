@@ -4,6 +4,7 @@
 //! temporary root the guest sees as `/`.
 
 use std::borrow::Cow;
+use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
@@ -209,10 +210,11 @@ pub fn load(
             // verified against the same digest when it was added. Several
             // file layers are merged in a temporary root, so they are read.
             let stored = |d: &Descriptor| store.is_some_and(|s| s.has(d.digest().as_ref()));
-            let plan = |layers: &[Descriptor], index: usize| {
-                let layer = &layers[index];
-                let file_layers = layers.iter().filter(|d| !is_aot_layer(d)).count();
-                match (is_aot_layer(layer), stored(layer)) {
+            let plan = |manifest: &ImageManifest, index: usize| {
+                let layers = manifest.layers();
+                let is_aot = |i: usize| !aot_annotations(manifest, i).is_empty();
+                let file_layers = (0..layers.len()).filter(|&i| !is_aot(i)).count();
+                match (is_aot(index), stored(&layers[index])) {
                     (true, true) => LayerRead::Skip,
                     (true, false) => LayerRead::Optional,
                     (false, true) if file_layers == 1 => LayerRead::Skip,
@@ -265,8 +267,23 @@ fn file_name(path: &Path) -> String {
     path.file_name().map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned())
 }
 
-fn is_aot_layer(descriptor: &Descriptor) -> bool {
-    descriptor.annotations().as_ref().is_some_and(|a| a.contains_key(ANNOTATION_TARGET))
+/// Layer `index`'s AOT annotations: its own (`wasmpack build`), else what
+/// the manifest says of it (the frontend's images: BuildKit cannot
+/// annotate single layers); empty for a file layer.
+fn aot_annotations(manifest: &ImageManifest, index: usize) -> BTreeMap<String, String> {
+    let own = manifest.layers().get(index).and_then(|layer| layer.annotations().clone()).unwrap_or_default();
+    if own.contains_key(ANNOTATION_TARGET) {
+        return own.into_iter().collect();
+    }
+    let from_manifest = manifest
+        .annotations()
+        .as_ref()
+        .map(|all| wasmpack_aot::layer_annotations_in_manifest(all, index))
+        .unwrap_or_default();
+    match from_manifest.contains_key(ANNOTATION_TARGET) {
+        true => from_manifest,
+        false => BTreeMap::new(),
+    }
 }
 
 /// `defects`: layer index and why its blob was not usable.
@@ -297,12 +314,12 @@ fn from_image(
 
     let mut aot = Vec::new();
     let mut files = Vec::new();
-    for (index, (layer, descriptor)) in image.layers.iter().zip(manifest.layers()).enumerate() {
-        if !is_aot_layer(descriptor) {
+    for (index, layer) in image.layers.iter().enumerate() {
+        let annotations = aot_annotations(&manifest, index);
+        if annotations.is_empty() {
             files.push(layer.clone());
             continue;
         }
-        let annotations = descriptor.annotations().clone().unwrap_or_default().into_iter().collect();
         let candidate = AotCandidate {
             layer_digest: layer.digest.clone(),
             annotations,
@@ -402,6 +419,34 @@ mod tests {
         let layout = dir.path().to_str().unwrap();
         assert_eq!(Input::detect(layout).unwrap(), Input::Image(ImageSource::Layout(dir.path().into())));
         assert_eq!(Input::detect("localhost:5000/demo/hello:1").unwrap(), Input::Remote("localhost:5000/demo/hello:1".into()));
+    }
+
+    #[test]
+    fn aot_layers_are_known_by_their_own_annotations_or_the_manifests() {
+        let layer = |annotations: &str| {
+            format!(
+                r#"{{"mediaType":"application/vnd.oci.image.layer.v1.tar+gzip","digest":"sha256:{}","size":1{annotations}}}"#,
+                "a".repeat(64)
+            )
+        };
+        let json = format!(
+            r#"{{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json",
+                "config":{{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"sha256:{}","size":1}},
+                "layers":[{},{},{}],
+                "annotations":{{"dev.wasmpack.aot.layer.2.target":"aarch64-unknown-linux-gnu",
+                                "dev.wasmpack.aot.layer.2.engine-hash":"h2"}}}}"#,
+            "b".repeat(64),
+            layer(""),
+            layer(r#","annotations":{"dev.wasmpack.aot.target":"x86_64-unknown-linux-gnu"}"#),
+            layer(""),
+        );
+        let manifest = ImageManifest::from_reader(json.as_bytes()).unwrap();
+        assert!(aot_annotations(&manifest, 0).is_empty(), "the module's layer");
+        assert_eq!(aot_annotations(&manifest, 1)[ANNOTATION_TARGET], "x86_64-unknown-linux-gnu");
+        let from_manifest = aot_annotations(&manifest, 2);
+        assert_eq!(from_manifest[ANNOTATION_TARGET], "aarch64-unknown-linux-gnu");
+        assert_eq!(from_manifest["dev.wasmpack.aot.engine-hash"], "h2");
+        assert!(aot_annotations(&manifest, 7).is_empty());
     }
 
     #[test]
