@@ -47,7 +47,18 @@ fn the_aarch64_runner_takes_the_aarch64_layer_when_trusted_and_compiles_otherwis
     let dir = tempfile::tempdir().unwrap();
     let wasm = rust_guest(GUEST, dir.path(), "guest.wasm");
     let build = wasmpack(
-        &["build", wasm.to_str().unwrap(), "-t", "demo/guest:1", "-o", "layout", "--aot", "x86_64,aarch64", "--env", "GREETING=hi"],
+        &[
+            "build",
+            wasm.to_str().unwrap(),
+            "-t",
+            "demo/guest:1",
+            "-o",
+            "layout",
+            "--aot",
+            "x86_64,aarch64",
+            "--env",
+            "GREETING=hi",
+        ],
         dir.path(),
         &[],
     );
@@ -56,9 +67,15 @@ fn the_aarch64_runner_takes_the_aarch64_layer_when_trusted_and_compiles_otherwis
     let trusted = run_on_aarch64(dir.path(), &["layout", "-v", "--trust-aot", "--", "a", "b"]);
     let said = stderr(&trusted);
     assert_eq!(trusted.status.code(), Some(3), "{said}");
-    assert_eq!(String::from_utf8_lossy(&trusted.stdout), "argv=[\"/guest.wasm\", \"a\", \"b\"] greeting=hi\n");
+    assert_eq!(
+        String::from_utf8_lossy(&trusted.stdout),
+        "argv=[\"/guest.wasm\", \"a\", \"b\"] greeting=hi\n"
+    );
     assert!(said.contains("using the image's AOT layer") && said.contains(TRIPLE), "{said}");
-    assert!(said.contains("is for x86_64-unknown-linux-gnu"), "the x86_64 layer is passed over: {said}");
+    assert!(
+        said.contains("is for x86_64-unknown-linux-gnu"),
+        "the x86_64 layer is passed over: {said}"
+    );
     assert!(!said.contains("compiled the module"), "{said}");
 
     let untrusted = run_on_aarch64(dir.path(), &["layout", "-v", "--", "a"]);

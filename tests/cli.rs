@@ -19,7 +19,11 @@ fn wasmpack(args: &[&str], dir: &Path, epoch: Option<&str>) -> Output {
 fn builds_are_bit_identical_and_follow_source_date_epoch() {
     let (dir, _) = workdir();
     let build = |out: &str, epoch| {
-        json(&wasmpack(&["build", "hello.wasm", "-o", out, "-t", "demo/hello:1", "--json"], dir.path(), epoch))["digest"]
+        json(&wasmpack(
+            &["build", "hello.wasm", "-o", out, "-t", "demo/hello:1", "--json"],
+            dir.path(),
+            epoch,
+        ))["digest"]
             .as_str()
             .unwrap()
             .to_string()
@@ -27,7 +31,10 @@ fn builds_are_bit_identical_and_follow_source_date_epoch() {
     let first = build("a", None);
     assert_eq!(first, build("b", None));
     assert_eq!(first, build("a.tar", None), "layout and archive hold the same image");
-    assert_eq!(std::fs::read(dir.path().join("a/index.json")).unwrap(), std::fs::read(dir.path().join("b/index.json")).unwrap());
+    assert_eq!(
+        std::fs::read(dir.path().join("a/index.json")).unwrap(),
+        std::fs::read(dir.path().join("b/index.json")).unwrap()
+    );
     let dated = build("c", Some("1700000000"));
     assert_ne!(first, dated);
     assert_eq!(dated, build("d", Some("1700000000")));
@@ -42,8 +49,16 @@ fn invalid_modules_are_named_with_the_reason_and_nothing_is_written() {
     let bytes = std::fs::read(&wasm).unwrap();
     std::fs::write(dir.path().join("text.wasm"), "not wasm").unwrap();
     std::fs::write(dir.path().join("cut.wasm"), &bytes[..bytes.len() / 2]).unwrap();
-    std::fs::write(dir.path().join("bad.wasm"), wat::parse_str("(module (func (result i32) i64.const 1))").unwrap()).unwrap();
-    for (file, reason) in [("text.wasm", "not a wasm binary"), ("cut.wasm", "truncated"), ("bad.wasm", "type mismatch")] {
+    std::fs::write(
+        dir.path().join("bad.wasm"),
+        wat::parse_str("(module (func (result i32) i64.const 1))").unwrap(),
+    )
+    .unwrap();
+    for (file, reason) in [
+        ("text.wasm", "not a wasm binary"),
+        ("cut.wasm", "truncated"),
+        ("bad.wasm", "type mismatch"),
+    ] {
         let out = wasmpack(&["build", file, "-o", "out"], dir.path(), None);
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(!out.status.success(), "{file}");
@@ -60,12 +75,33 @@ fn skopeo_and_umoci_read_layouts_and_archives() {
     std::fs::create_dir(d.join("static")).unwrap();
     std::fs::write(d.join("static/index.html"), "<h1>hi</h1>").unwrap();
     let out = wasmpack(
-        &["build", "hello.wasm", "-o", "layout", "-t", "demo/hello:1", "--path", "/app/hello.wasm", "--add", "static:/app/static", "--env", "GREETING=hi", "--workdir", "/app", "--cmd", "--name", "--cmd", "Ada"],
+        &[
+            "build",
+            "hello.wasm",
+            "-o",
+            "layout",
+            "-t",
+            "demo/hello:1",
+            "--path",
+            "/app/hello.wasm",
+            "--add",
+            "static:/app/static",
+            "--env",
+            "GREETING=hi",
+            "--workdir",
+            "/app",
+            "--cmd",
+            "--name",
+            "--cmd",
+            "Ada",
+        ],
         d,
         None,
     );
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    assert!(wasmpack(&["build", "hello.wasm", "-o", "image.tar", "-t", "demo/hello:1"], d, None).status.success());
+    assert!(wasmpack(&["build", "hello.wasm", "-o", "image.tar", "-t", "demo/hello:1"], d, None)
+        .status
+        .success());
 
     for source in ["oci:layout:1", "oci-archive:image.tar"] {
         let info: serde_json::Value = serde_json::from_slice(&tool("skopeo", &["inspect", source], d).stdout).unwrap();
@@ -100,12 +136,20 @@ fn strip_shrinks_the_module_and_keeps_it_valid() {
 #[test]
 fn the_artifact_format_has_the_wasm_media_types() {
     let (dir, _) = workdir();
-    let out = wasmpack(&["build", "hello.wasm", "-o", "art", "-t", "demo/hello:1", "--format", "artifact"], dir.path(), None);
+    let out = wasmpack(
+        &["build", "hello.wasm", "-o", "art", "-t", "demo/hello:1", "--format", "artifact"],
+        dir.path(),
+        None,
+    );
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let manifest: serde_json::Value = serde_json::from_slice(&tool("skopeo", &["inspect", "--raw", "oci:art:1"], dir.path()).stdout).unwrap();
     assert_eq!(manifest["config"]["mediaType"], "application/vnd.wasm.config.v0+json");
     assert_eq!(manifest["layers"][0]["mediaType"], "application/wasm");
-    let out = wasmpack(&["build", "hello.wasm", "-o", "art2", "--format", "artifact", "--cmd", "x"], dir.path(), None);
+    let out = wasmpack(
+        &["build", "hello.wasm", "-o", "art2", "--format", "artifact", "--cmd", "x"],
+        dir.path(),
+        None,
+    );
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("artifact"));
 }
@@ -125,7 +169,11 @@ fn inspect_warns_about_a_module_that_cannot_start() {
 fn aot_layers_sit_beside_the_wasm_layer_with_their_annotations() {
     let (dir, wasm) = workdir();
     let d = dir.path();
-    let out = wasmpack(&["build", "hello.wasm", "-o", "layout", "-t", "demo/aot:1", "--aot", "x86_64,aarch64"], d, None);
+    let out = wasmpack(
+        &["build", "hello.wasm", "-o", "layout", "-t", "demo/aot:1", "--aot", "x86_64,aarch64"],
+        d,
+        None,
+    );
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
 
     let report = json(&wasmpack(&["inspect", "layout", "--json"], d, None));

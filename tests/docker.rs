@@ -39,7 +39,11 @@ struct LoadedImage(String);
 impl LoadedImage {
     fn new(what: &str) -> Self {
         static NEXT: AtomicUsize = AtomicUsize::new(0);
-        Self(format!("wasmpack-e2e/{what}:{}-{}", std::process::id(), NEXT.fetch_add(1, Ordering::SeqCst)))
+        Self(format!(
+            "wasmpack-e2e/{what}:{}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::SeqCst)
+        ))
     }
 }
 
@@ -58,7 +62,11 @@ fn read_json(path: &Path) -> Value {
 fn archive_config(archive: &Path) -> Value {
     let dir = tempfile::tempdir().unwrap();
     tool("tar", &["-xf", archive.to_str().unwrap(), "-C", dir.path().to_str().unwrap()], dir.path());
-    let blob = |digest: &Value| dir.path().join("blobs/sha256").join(digest.as_str().unwrap().strip_prefix("sha256:").unwrap());
+    let blob = |digest: &Value| {
+        dir.path()
+            .join("blobs/sha256")
+            .join(digest.as_str().unwrap().strip_prefix("sha256:").unwrap())
+    };
     let index = read_json(&dir.path().join("index.json"));
     let manifest = read_json(&blob(&index["manifests"][0]["digest"]));
     read_json(&blob(&manifest["config"]["digest"]))
@@ -92,12 +100,20 @@ fn docker_load_reports_wasi_wasm_with_our_config() {
     let (inspected, digest, config) = build_and_load(
         &image,
         &[
-            "--env", "MODE=prod",
-            "--env", "GREETING=hello world",
-            "--label", "org.example.team=wasm",
-            "--label", "org.opencontainers.image.title=hello",
-            "--cmd", "--port", "--cmd", "8080",
-            "--workdir", "/srv",
+            "--env",
+            "MODE=prod",
+            "--env",
+            "GREETING=hello world",
+            "--label",
+            "org.example.team=wasm",
+            "--label",
+            "org.opencontainers.image.title=hello",
+            "--cmd",
+            "--port",
+            "--cmd",
+            "8080",
+            "--workdir",
+            "/srv",
         ],
     );
     assert_eq!(inspected["Os"], "wasi");
@@ -114,19 +130,23 @@ fn docker_load_reports_wasi_wasm_with_our_config() {
     assert_eq!(c["Entrypoint"], json!(["/hello.wasm"]));
     assert_eq!(c["Cmd"], json!(["--port", "8080"]));
     assert_eq!(c["Env"], json!(["MODE=prod", "GREETING=hello world"]));
-    assert_eq!(c["Labels"], json!({"org.example.team": "wasm", "org.opencontainers.image.title": "hello"}));
+    assert_eq!(
+        c["Labels"],
+        json!({"org.example.team": "wasm", "org.opencontainers.image.title": "hello"})
+    );
     assert_eq!(c["WorkingDir"], "/srv");
 }
 
 #[test]
 fn docker_load_keeps_the_chosen_wasi_os_with_any_compression() {
     let mut diff_ids = Vec::new();
-    for (platform, compression, os) in
-        [("wasip1/wasm", "zstd", "wasip1"), ("wasip2/wasm", "none", "wasip2"), ("wasip2", "gzip", "wasip2")]
-    {
+    for (platform, compression, os) in [
+        ("wasip1/wasm", "zstd", "wasip1"),
+        ("wasip2/wasm", "none", "wasip2"),
+        ("wasip2", "gzip", "wasip2"),
+    ] {
         let image = LoadedImage::new("platform");
-        let (inspected, digest, config) =
-            build_and_load(&image, &["--platform", platform, "--compression", compression]);
+        let (inspected, digest, config) = build_and_load(&image, &["--platform", platform, "--compression", compression]);
         let what = format!("--platform {platform} --compression {compression}");
         assert_eq!(inspected["Os"], os, "{what}");
         assert_eq!(inspected["Architecture"], "wasm", "{what}");

@@ -48,7 +48,15 @@ fn unique_tag(what: &str) -> String {
 fn buildx(dir: &Path, extra: &[&str]) -> Output {
     require_images();
     let rust_image = format!("RUST_IMAGE={RUST_IMAGE}");
-    let mut args = vec!["buildx", "build", "--progress=plain", "--platform", "wasi/wasm", "--build-arg", &rust_image];
+    let mut args = vec![
+        "buildx",
+        "build",
+        "--progress=plain",
+        "--platform",
+        "wasi/wasm",
+        "--build-arg",
+        &rust_image,
+    ];
     args.extend_from_slice(extra);
     args.push(".");
     docker(&args, dir)
@@ -162,7 +170,12 @@ fn strip_option_removes_custom_sections_and_keeps_the_module_valid() {
     let plain = export_rootfs(&hello, &[]);
     let stripped = export_rootfs(&hello, &["--build-arg", "WASMPACK_STRIP=1"]);
     let size = |dir: &Path| std::fs::metadata(dir.join("hello.wasm")).unwrap().len();
-    assert!(size(stripped.path()) < size(plain.path()), "{} !< {}", size(stripped.path()), size(plain.path()));
+    assert!(
+        size(stripped.path()) < size(plain.path()),
+        "{} !< {}",
+        size(stripped.path()),
+        size(plain.path())
+    );
     // Still valid wasm: wasmpack build validates its input.
     let out = support::wasmpack(&["build", "hello.wasm", "-o", "img"], stripped.path(), &[]);
     assert!(out.status.success(), "{}", stderr(&out));
@@ -178,7 +191,10 @@ fn assert_fails(dockerfile: &str, files: &[(&str, &[u8])], extra: &[&str], expec
     let out = buildx(dir.path(), &args);
     let log = stderr(&out);
     assert!(!out.status.success(), "the build should fail:\n{log}");
-    let error = log.lines().find(|l| l.starts_with("ERROR:")).unwrap_or_else(|| panic!("no ERROR line:\n{log}"));
+    let error = log
+        .lines()
+        .find(|l| l.starts_with("ERROR:"))
+        .unwrap_or_else(|| panic!("no ERROR line:\n{log}"));
     for text in expected {
         assert!(error.contains(text), "{error:?} should contain {text:?}");
     }
@@ -256,10 +272,29 @@ fn linux_targets_build_like_the_builtin_frontend() {
     let (ours_tag, builtin_tag) = (unique_tag("linux-ours"), unique_tag("linux-builtin"));
     for (dir, tag) in [(ours.path(), &ours_tag), (builtin.path(), &builtin_tag)] {
         require_images();
-        let out = docker(&["buildx", "build", "--progress=plain", "--platform", "linux/amd64", "-t", tag, "--load", "."], dir);
+        let out = docker(
+            &[
+                "buildx",
+                "build",
+                "--progress=plain",
+                "--platform",
+                "linux/amd64",
+                "-t",
+                tag,
+                "--load",
+                ".",
+            ],
+            dir,
+        );
         assert!(out.status.success(), "{}", stderr(&out));
     }
-    for format in ["{{.Os}}/{{.Architecture}}", "{{json .Config.Env}}", "{{json .Config.Cmd}}", "{{.Config.WorkingDir}}", "{{json .Config.Labels}}"] {
+    for format in [
+        "{{.Os}}/{{.Architecture}}",
+        "{{json .Config.Env}}",
+        "{{json .Config.Cmd}}",
+        "{{.Config.WorkingDir}}",
+        "{{json .Config.Labels}}",
+    ] {
         assert_eq!(inspect(&ours_tag, format), inspect(&builtin_tag, format), "{format}");
     }
     let run = docker(&["run", "--rm", &ours_tag], &repo());

@@ -37,7 +37,11 @@ fn push_pull_and_repush_uploads_nothing() {
     let first = json(&wasmpack(&["push", "image.tar", &target, "--insecure", "--json"], d, &env));
     assert_eq!((first["uploaded"].as_u64(), first["skipped"].as_u64()), (Some(2), Some(0)));
     let again = json(&wasmpack(&["push", "image.tar", &target, "--insecure", "--json"], d, &env));
-    assert_eq!((again["uploaded"].as_u64(), again["skipped"].as_u64()), (Some(0), Some(2)), "a re-push uploads nothing");
+    assert_eq!(
+        (again["uploaded"].as_u64(), again["skipped"].as_u64()),
+        (Some(0), Some(2)),
+        "a re-push uploads nothing"
+    );
     assert_eq!(first["digest"], again["digest"]);
 
     let docker_ref = format!("docker://{target}");
@@ -46,7 +50,11 @@ fn push_pull_and_repush_uploads_nothing() {
     assert_eq!(info["Os"], "wasi");
     tool("skopeo", &["copy", "--src-tls-verify=false", &docker_ref, "oci:copied:1"], d);
 
-    let pulled = json(&wasmpack(&["pull", &target, "-o", "pulled", "--unpack", "rootfs", "--insecure", "--json"], d, &env));
+    let pulled = json(&wasmpack(
+        &["pull", &target, "-o", "pulled", "--unpack", "rootfs", "--insecure", "--json"],
+        d,
+        &env,
+    ));
     assert_eq!(pulled["digest"], first["digest"]);
     assert_eq!(std::fs::read(d.join("rootfs/hello.wasm")).unwrap(), std::fs::read(&wasm).unwrap());
     tool("umoci", &["raw", "unpack", "--rootless", "--image", "pulled:1", "umoci-rootfs"], d);
@@ -56,8 +64,21 @@ fn push_pull_and_repush_uploads_nothing() {
     assert_eq!(inspected["wasm"]["has_start"], true);
 
     // What skopeo pushes, we pull and can read.
-    tool("skopeo", &["copy", "--dest-tls-verify=false", "oci:copied:1", &format!("docker://{}", registry.reference("demo/by-skopeo:1"))], d);
-    let by_skopeo = json(&wasmpack(&["pull", &registry.reference("demo/by-skopeo:1"), "-o", "pulled2", "--insecure", "--json"], d, &env));
+    tool(
+        "skopeo",
+        &[
+            "copy",
+            "--dest-tls-verify=false",
+            "oci:copied:1",
+            &format!("docker://{}", registry.reference("demo/by-skopeo:1")),
+        ],
+        d,
+    );
+    let by_skopeo = json(&wasmpack(
+        &["pull", &registry.reference("demo/by-skopeo:1"), "-o", "pulled2", "--insecure", "--json"],
+        d,
+        &env,
+    ));
     assert_eq!(by_skopeo["digest"], first["digest"]);
 }
 
@@ -78,9 +99,17 @@ fn credentials_come_from_the_docker_config() {
     };
 
     let right = config_with("s3cret");
-    let pushed = json(&wasmpack(&["push", "image.tar", &target, "--insecure", "--json"], d, &[("DOCKER_CONFIG", &right)]));
+    let pushed = json(&wasmpack(
+        &["push", "image.tar", &target, "--insecure", "--json"],
+        d,
+        &[("DOCKER_CONFIG", &right)],
+    ));
     assert_eq!(pushed["uploaded"], 2);
-    json(&wasmpack(&["pull", &target, "-o", "pulled", "--insecure", "--json"], d, &[("DOCKER_CONFIG", &right)]));
+    json(&wasmpack(
+        &["pull", &target, "-o", "pulled", "--insecure", "--json"],
+        d,
+        &[("DOCKER_CONFIG", &right)],
+    ));
 
     for (what, config) in [("wrong password", config_with("guess")), ("no credentials", empty_docker_config(d))] {
         let out = wasmpack(&["push", "image.tar", &target, "--insecure"], d, &[("DOCKER_CONFIG", &config)]);
@@ -132,10 +161,19 @@ fn a_registry_that_dies_mid_push_leaves_no_tag_and_a_later_push_succeeds() {
     registry.restart();
     let inspect = try_tool("skopeo", &["inspect", "--tls-verify=false", &format!("docker://{target}")], d);
     assert!(!inspect.status.success(), "no tag may point at missing blobs");
-    assert!(String::from_utf8_lossy(&inspect.stderr).contains("manifest unknown"), "{}", String::from_utf8_lossy(&inspect.stderr));
+    assert!(
+        String::from_utf8_lossy(&inspect.stderr).contains("manifest unknown"),
+        "{}",
+        String::from_utf8_lossy(&inspect.stderr)
+    );
 
-    let pushed = json(&wasmpack(&["push", "big", &target, "--insecure", "--json"], d, &[("DOCKER_CONFIG", &config)]));
-    let info: serde_json::Value = serde_json::from_slice(&tool("skopeo", &["inspect", "--tls-verify=false", &format!("docker://{target}")], d).stdout).unwrap();
+    let pushed = json(&wasmpack(
+        &["push", "big", &target, "--insecure", "--json"],
+        d,
+        &[("DOCKER_CONFIG", &config)],
+    ));
+    let info: serde_json::Value =
+        serde_json::from_slice(&tool("skopeo", &["inspect", "--tls-verify=false", &format!("docker://{target}")], d).stdout).unwrap();
     assert_eq!(info["Digest"], pushed["digest"]);
 }
 
@@ -146,7 +184,9 @@ fn upload_in_progress(storage: &Path) -> bool {
     let Ok(uploads) = std::fs::read_dir(repo) else {
         return false;
     };
-    uploads.flatten().any(|u| std::fs::metadata(u.path().join("data")).is_ok_and(|m| m.len() > 1 << 20))
+    uploads
+        .flatten()
+        .any(|u| std::fs::metadata(u.path().join("data")).is_ok_and(|m| m.len() > 1 << 20))
 }
 
 #[test]
@@ -161,8 +201,14 @@ fn a_tampered_blob_fails_the_pull_and_leaves_nothing() {
     json(&wasmpack(&["push", "image.tar", &target, "--insecure", "--json"], d, &env));
 
     let inspected = json(&wasmpack(&["inspect", "image.tar", "--json"], d, &[]));
-    let layer = inspected["layers"][0]["digest"].as_str().unwrap().trim_start_matches("sha256:").to_string();
-    let blob = registry.storage.join(format!("docker/registry/v2/blobs/sha256/{}/{layer}/data", &layer[..2]));
+    let layer = inspected["layers"][0]["digest"]
+        .as_str()
+        .unwrap()
+        .trim_start_matches("sha256:")
+        .to_string();
+    let blob = registry
+        .storage
+        .join(format!("docker/registry/v2/blobs/sha256/{}/{layer}/data", &layer[..2]));
     let mut data = std::fs::read(&blob).unwrap();
     data[10] ^= 0xff;
     std::fs::write(&blob, &data).unwrap();
@@ -172,6 +218,10 @@ fn a_tampered_blob_fails_the_pull_and_leaves_nothing() {
     assert!(!out.status.success());
     assert!(stderr.contains(&layer[..12]), "names the blob: {stderr}");
     assert!(!d.join("pulled").exists() && !d.join("rootfs").exists(), "nothing half-written");
-    let leftovers: Vec<_> = std::fs::read_dir(d).unwrap().flatten().filter(|e| e.file_name().to_string_lossy().starts_with(".wasmpack")).collect();
+    let leftovers: Vec<_> = std::fs::read_dir(d)
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with(".wasmpack"))
+        .collect();
     assert!(leftovers.is_empty(), "{leftovers:?}");
 }

@@ -87,7 +87,11 @@ fn a_module_gets_argv_env_stdin_and_gives_its_exit_code() {
     let wasm = f.wasm.to_str().unwrap();
     let out = f.run(&[wasm, "-e", "COLOR=blue", "--", "echo", "two words"], &[("HOST_ONLY", "x")]);
     assert!(out.status.success(), "{}", stderr(&out));
-    assert_eq!(stdout(&out), "argv=[\"guest.wasm\", \"echo\", \"two words\"]\nenv COLOR=blue\n", "only what was passed");
+    assert_eq!(
+        stdout(&out),
+        "argv=[\"guest.wasm\", \"echo\", \"two words\"]\nenv COLOR=blue\n",
+        "only what was passed"
+    );
 
     let out = f.run(&[wasm, "--", "exit", "42"], &[]);
     assert_eq!(out.status.code(), Some(42), "{}", stderr(&out));
@@ -109,7 +113,20 @@ fn an_image_runs_with_its_entrypoint_cmd_env_and_files() {
     let f = Fixture::new();
     std::fs::create_dir(f.path().join("data")).unwrap();
     std::fs::write(f.path().join("data/motd.txt"), "from the image\n").unwrap();
-    f.build(&["-t", "demo/guest:1", "-o", "img.tar", "--add", "data:/data", "--cmd", "echo", "--env", "MODE=prod", "--env", "COLOR=red"]);
+    f.build(&[
+        "-t",
+        "demo/guest:1",
+        "-o",
+        "img.tar",
+        "--add",
+        "data:/data",
+        "--cmd",
+        "echo",
+        "--env",
+        "MODE=prod",
+        "--env",
+        "COLOR=red",
+    ]);
 
     let out = f.run(&["img.tar", "-e", "COLOR=green"], &[]);
     assert!(out.status.success(), "{}", stderr(&out));
@@ -120,7 +137,12 @@ fn an_image_runs_with_its_entrypoint_cmd_env_and_files() {
     );
 
     let out = f.run(&["img.tar", "--", "cat", "/data/motd.txt"], &[]);
-    assert_eq!(stdout(&out), "from the image\n", "arguments replace CMD; the image's files are at /: {}", stderr(&out));
+    assert_eq!(
+        stdout(&out),
+        "from the image\n",
+        "arguments replace CMD; the image's files are at /: {}",
+        stderr(&out)
+    );
 
     let out = f.run(&["img.tar", "--", "write", "/data/new.txt", "x"], &[]);
     assert_eq!(out.status.code(), Some(3), "the image is read-only: {}", stdout(&out));
@@ -153,24 +175,45 @@ fn the_second_start_uses_this_machines_compilation_and_a_bad_cache_entry_is_repl
     assert!(stderr(&third).contains("warning: cached compilation"), "{}", stderr(&third));
     assert!(stderr(&third).contains("compiled the module"));
     let fourth = f.run(&[wasm, "-v", "--", "exit", "0"], &[]);
-    assert!(stderr(&fourth).contains("using this machine's compilation"), "rewritten: {}", stderr(&fourth));
+    assert!(
+        stderr(&fourth).contains("using this machine's compilation"),
+        "rewritten: {}",
+        stderr(&fourth)
+    );
 }
 
 #[test]
 fn aot_layers_run_only_when_trusted_matching_and_intact() {
     let f = Fixture::new();
-    f.build(&["-t", "demo/guest:1", "-o", "layout", "--aot", "x86_64,aarch64", "--cmd", "exit", "--cmd", "7"]);
+    f.build(&[
+        "-t",
+        "demo/guest:1",
+        "-o",
+        "layout",
+        "--aot",
+        "x86_64,aarch64",
+        "--cmd",
+        "exit",
+        "--cmd",
+        "7",
+    ]);
 
     let untrusted = f.run(&["layout", "-v", "--no-cache"], &[]);
     assert_eq!(untrusted.status.code(), Some(7));
     let said = stderr(&untrusted);
     assert!(said.contains("not trusted") && said.contains("compiled the module"), "{said}");
-    assert!(said.contains("is for aarch64-unknown-linux-gnu"), "the other architecture is skipped: {said}");
+    assert!(
+        said.contains("is for aarch64-unknown-linux-gnu"),
+        "the other architecture is skipped: {said}"
+    );
 
     let trusted = f.run(&["layout", "-v", "--no-cache", "--trust-aot"], &[]);
     assert_eq!(trusted.status.code(), Some(7));
     let said = stderr(&trusted);
-    assert!(said.contains("using the image's AOT layer") && said.contains("x86_64-unknown-linux-gnu"), "{said}");
+    assert!(
+        said.contains("using the image's AOT layer") && said.contains("x86_64-unknown-linux-gnu"),
+        "{said}"
+    );
     assert!(!said.contains("compiled the module"), "{said}");
 
     // Tamper with this host's artifact: refused with a warning, never run.
@@ -189,7 +232,10 @@ fn aot_layers_run_only_when_trusted_matching_and_intact() {
     let tampered = f.run(&["layout", "-v", "--no-cache", "--trust-aot"], &[]);
     assert_eq!(tampered.status.code(), Some(7), "the module still runs: {}", stderr(&tampered));
     let said = stderr(&tampered);
-    assert!(said.contains("warning: AOT layer") && said.contains("refused") && said.contains("does not match"), "{said}");
+    assert!(
+        said.contains("warning: AOT layer") && said.contains("refused") && said.contains("does not match"),
+        "{said}"
+    );
     assert!(said.contains("compiled the module"), "{said}");
 }
 
@@ -232,13 +278,19 @@ fn images_from_a_registry_bring_native_code_only_from_trusted_repositories() {
     let trust = f.path().join("trusted-aot");
     let repository = reference.rsplit_once(':').unwrap().0;
     std::fs::write(&trust, format!("# ours\n{}\n", repository.rsplit_once('/').unwrap().0)).unwrap();
-    let out = f.run(&[&reference, "--insecure", "-v", "--no-cache"], &[("WASMPACK_TRUST_FILE", trust.to_str().unwrap())]);
+    let out = f.run(
+        &[&reference, "--insecure", "-v", "--no-cache"],
+        &[("WASMPACK_TRUST_FILE", trust.to_str().unwrap())],
+    );
     assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
     assert!(stderr(&out).contains("using the image's AOT layer"), "{}", stderr(&out));
 
     let other = registry.reference("elsewhere/guest:1");
     f.build(&["-t", &other, "--aot", "x86_64", "--cmd", "exit", "--cmd", "4", "--push", "--insecure"]);
-    let out = f.run(&[&other, "--insecure", "-v", "--no-cache"], &[("WASMPACK_TRUST_FILE", trust.to_str().unwrap())]);
+    let out = f.run(
+        &[&other, "--insecure", "-v", "--no-cache"],
+        &[("WASMPACK_TRUST_FILE", trust.to_str().unwrap())],
+    );
     assert!(stderr(&out).contains("not trusted"), "another repository: {}", stderr(&out));
 }
 

@@ -40,10 +40,7 @@ pub fn manifest_annotation(index: usize, key: &str) -> String {
 
 /// Layer `index`'s annotations as the manifest's annotations give them
 /// (empty when it names none).
-pub fn layer_annotations_in_manifest<'a>(
-    manifest: impl IntoIterator<Item = (&'a String, &'a String)>,
-    index: usize,
-) -> BTreeMap<String, String> {
+pub fn layer_annotations_in_manifest<'a>(manifest: impl IntoIterator<Item = (&'a String, &'a String)>, index: usize) -> BTreeMap<String, String> {
     let prefix = format!("{MANIFEST_LAYER_PREFIX}{index}.");
     manifest
         .into_iter()
@@ -255,7 +252,13 @@ mod tests {
 
     #[test]
     fn artifacts_sit_beside_their_module() {
-        assert_eq!(artifact_path("/app/hello.wasm", "aarch64-unknown-linux-gnu"), "/app/hello.aarch64-unknown-linux-gnu.cwasm");
-        assert_eq!(artifact_path("/bin/tool", "x86_64-unknown-linux-gnu"), "/bin/tool.x86_64-unknown-linux-gnu.cwasm");
+        assert_eq!(
+            artifact_path("/app/hello.wasm", "aarch64-unknown-linux-gnu"),
+            "/app/hello.aarch64-unknown-linux-gnu.cwasm"
+        );
+        assert_eq!(
+            artifact_path("/bin/tool", "x86_64-unknown-linux-gnu"),
+            "/bin/tool.x86_64-unknown-linux-gnu.cwasm"
+        );
     }
 }

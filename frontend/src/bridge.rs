@@ -20,10 +20,7 @@ pub enum BridgeError {
     #[error("cannot reach BuildKit over stdin/stdout: {0}")]
     Connect(#[source] tonic::transport::Error),
     #[error("BuildKit {call} failed: {}", .status.message())]
-    Call {
-        call: &'static str,
-        status: tonic::Status,
-    },
+    Call { call: &'static str, status: tonic::Status },
     #[error("this BuildKit lacks the `{cap}` capability, which {needed_for} needs; use a newer BuildKit (Docker 23 or later)")]
     MissingCap { cap: &'static str, needed_for: &'static str },
 }
@@ -98,20 +95,17 @@ pub struct Bridge {
 
 /// Hands out the process's stdin/stdout once; the one HTTP/2 connection
 /// lives for the whole build.
-fn stdio_connector() -> impl tower::Service<
-    Uri,
-    Response = TokioIo<tokio::io::Join<tokio::io::Stdin, tokio::io::Stdout>>,
-    Error = std::io::Error,
-    Future = impl Send,
-> + Send
+fn stdio_connector(
+) -> impl tower::Service<Uri, Response = TokioIo<tokio::io::Join<tokio::io::Stdin, tokio::io::Stdout>>, Error = std::io::Error, Future = impl Send>
+       + Send
        + 'static {
     let stdio = Mutex::new(Some(tokio::io::join(tokio::io::stdin(), tokio::io::stdout())));
     tower::service_fn(move |_: Uri| {
         let taken = stdio.lock().ok().and_then(|mut s| s.take());
         async move {
-            taken.map(TokioIo::new).ok_or_else(|| {
-                std::io::Error::new(std::io::ErrorKind::BrokenPipe, "the stdio connection to BuildKit is closed")
-            })
+            taken
+                .map(TokioIo::new)
+                .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::BrokenPipe, "the stdio connection to BuildKit is closed"))
         }
     })
 }

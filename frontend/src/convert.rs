@@ -9,8 +9,7 @@ use std::collections::{BTreeMap, HashMap};
 use wasmpack_proto::pb;
 
 use crate::dockerfile::{
-    self, AutomaticArgs, Dockerfile, GlobalScope, Instruction, LocatedInstruction, Network, Platform,
-    ShellOrExec, Stage, Variables,
+    self, AutomaticArgs, Dockerfile, GlobalScope, Instruction, LocatedInstruction, Network, Platform, ShellOrExec, Stage, Variables,
 };
 use crate::image::ImageConfig;
 use crate::llb::{self, FileAction, Meta, State};
@@ -70,19 +69,16 @@ pub struct ConvertedStage {
     vars: Variables,
 }
 
-pub async fn convert(
-    dockerfile: &Dockerfile,
-    options: &ConvertOptions,
-    resolver: &mut impl ImageResolver,
-) -> Result<ConvertedStage, ConvertError> {
+pub async fn convert(dockerfile: &Dockerfile, options: &ConvertOptions, resolver: &mut impl ImageResolver) -> Result<ConvertedStage, ConvertError> {
     let automatic = AutomaticArgs {
         build_platform: options.build_platform.clone(),
         target_platform: options.target_platform.clone(),
     };
     let scope = dockerfile.global_scope(&options.build_args, &automatic)?;
     let target = match &options.target {
-        Some(name) => stage_index(dockerfile, &name.to_lowercase(), dockerfile.stages.len())
-            .ok_or_else(|| ConvertError::NoSuchTarget(name.clone()))?,
+        Some(name) => {
+            stage_index(dockerfile, &name.to_lowercase(), dockerfile.stages.len()).ok_or_else(|| ConvertError::NoSuchTarget(name.clone()))?
+        }
         None => dockerfile.stages.len() - 1,
     };
     let needed = needed_stages(dockerfile, &scope, target)?;
@@ -187,16 +183,14 @@ impl Converter<'_> {
     async fn stage(&mut self, index: usize, resolver: &mut impl ImageResolver) -> Result<ConvertedStage, ConvertError> {
         let stage = &self.dockerfile.stages[index];
         let base = self.scope.resolve_base(stage)?;
-        let parent = stage_index(self.dockerfile, &base.image.to_lowercase(), index)
-            .and_then(|i| self.stages[i].clone());
+        let parent = stage_index(self.dockerfile, &base.image.to_lowercase(), index).and_then(|i| self.stages[i].clone());
         let platform = match &base.platform {
-            Some(text) => parse_platform(text)
-                .ok_or_else(|| self.error(stage.line, format!("invalid platform {text:?}: expected os/arch[/variant]")))?,
+            Some(text) => {
+                parse_platform(text).ok_or_else(|| self.error(stage.line, format!("invalid platform {text:?}: expected os/arch[/variant]")))?
+            }
             None => match &parent {
                 Some(parent) => parent.platform.clone(),
-                None if self.options.stages_on_build_platform && index != self.target => {
-                    self.options.build_platform.clone()
-                }
+                None if self.options.stages_on_build_platform && index != self.target => self.options.build_platform.clone(),
                 None => self.options.target_platform.clone(),
             },
         };
@@ -251,15 +245,13 @@ impl Converter<'_> {
         progress: &str,
         resolver: &mut impl ImageResolver,
     ) -> Result<ConvertedStage, ConvertError> {
-        let (name, _) = wasmpack_packager::layout::normalize_name(reference)
-            .map_err(|e| self.error(stage.line, format!("FROM {reference}: {e}")))?;
+        let (name, _) = wasmpack_packager::layout::normalize_name(reference).map_err(|e| self.error(stage.line, format!("FROM {reference}: {e}")))?;
         let pb_platform = to_pb(&platform);
         let (digest, config) = resolver
             .resolve(&name, &pb_platform)
             .await
             .map_err(|e| self.error(stage.line, format!("FROM {reference}: {e}")))?;
-        let image = ImageConfig::from_json(&config)
-            .map_err(|e| self.error(stage.line, format!("FROM {reference}: unreadable image config: {e}")))?;
+        let image = ImageConfig::from_json(&config).map_err(|e| self.error(stage.line, format!("FROM {reference}: unreadable image config: {e}")))?;
         // Pinned to the digest just resolved, so the build uses exactly the
         // image whose config it read.
         let identifier = if digest.is_empty() || name.contains('@') {
@@ -291,13 +283,7 @@ impl Converter<'_> {
         })
     }
 
-    fn instruction(
-        &self,
-        stage: &mut ConvertedStage,
-        instruction: Instruction,
-        vars: &Variables,
-        step: &Step<'_>,
-    ) -> Result<(), ConvertError> {
+    fn instruction(&self, stage: &mut ConvertedStage, instruction: Instruction, vars: &Variables, step: &Step<'_>) -> Result<(), ConvertError> {
         let line = step.located.line;
         let history = |stage: &mut ConvertedStage, text: String, empty: bool| {
             stage.image.add_history(text, empty, None);
@@ -331,7 +317,12 @@ impl Converter<'_> {
                         timestamp: -1,
                         owner: None,
                     };
-                    stage.state = llb::file(&stage.state, vec![FileAction::Mkdir(mkdir)], Some(to_pb(&stage.platform)), self.meta(step));
+                    stage.state = llb::file(
+                        &stage.state,
+                        vec![FileAction::Mkdir(mkdir)],
+                        Some(to_pb(&stage.platform)),
+                        self.meta(step),
+                    );
                 }
                 history(stage, format!("WORKDIR {dir}"), dir == "/");
             }
@@ -393,7 +384,12 @@ impl Converter<'_> {
                         timestamp: -1,
                         owner: None,
                     };
-                    let script = llb::file(&None, vec![FileAction::Mkfile(file)], platform.clone(), Meta::named("preparing inline document"));
+                    let script = llb::file(
+                        &None,
+                        vec![FileAction::Mkfile(file)],
+                        platform.clone(),
+                        Meta::named("preparing inline document"),
+                    );
                     mounts.push(llb::Mount {
                         dest: "/dev/pipes/".to_string(),
                         state: script,
@@ -455,13 +451,22 @@ impl Converter<'_> {
                     if self.options.image_resolve_mode != "default" {
                         attrs.insert("image.resolvemode".to_string(), self.options.image_resolve_mode.clone());
                     }
-                    Some(llb::source(format!("docker-image://{name}"), attrs, platform.clone(), Meta::named(format!("[internal] load {name}"))))
+                    Some(llb::source(
+                        format!("docker-image://{name}"),
+                        attrs,
+                        platform.clone(),
+                        Meta::named(format!("[internal] load {name}")),
+                    ))
                 }
             },
         };
         let count = copy.sources.len() + copy.heredocs.len();
         let dest = absolute_in(&stage.image.config.working_dir, &copy.dest);
-        let dest = if copy.dest.ends_with('/') && !dest.ends_with('/') { format!("{dest}/") } else { dest };
+        let dest = if copy.dest.ends_with('/') && !dest.ends_with('/') {
+            format!("{dest}/")
+        } else {
+            dest
+        };
         if count > 1 && !dest.ends_with('/') {
             return Err(self.error(line, "COPY with more than one source needs a destination folder ending in /"));
         }
@@ -501,7 +506,12 @@ impl Converter<'_> {
                 timestamp: -1,
                 owner: None,
             };
-            let inline = llb::file(&None, vec![FileAction::Mkfile(file)], platform.clone(), Meta::named("preparing inline document"));
+            let inline = llb::file(
+                &None,
+                vec![FileAction::Mkfile(file)],
+                platform.clone(),
+                Meta::named("preparing inline document"),
+            );
             let copy = pb::FileActionCopy {
                 allow_wildcard: false,
                 allow_empty_wildcard: false,
@@ -516,7 +526,10 @@ impl Converter<'_> {
         // scratch and merged on top, so it does not depend on what is below.
         stage.state = if copy.link && self.options.merge_op && copy.chmod.is_none() {
             let layer = llb::file(&None, actions, platform, self.meta(step));
-            let link = Meta { name: Some(format!("{} (link)", step.progress)), ..self.meta(step) };
+            let link = Meta {
+                name: Some(format!("{} (link)", step.progress)),
+                ..self.meta(step)
+            };
             llb::merge(&[stage.state.clone(), layer], link)
         } else {
             llb::file(&stage.state, actions, platform, self.meta(step))
@@ -536,7 +549,11 @@ fn is_heredoc_marker(text: &str) -> bool {
 
 /// `path` made absolute against `dir` and cleaned of `.` and `..`.
 fn absolute_in(dir: &str, path: &str) -> String {
-    let joined = if path.starts_with('/') { path.to_string() } else { format!("{dir}/{path}") };
+    let joined = if path.starts_with('/') {
+        path.to_string()
+    } else {
+        format!("{dir}/{path}")
+    };
     let mut parts: Vec<&str> = Vec::new();
     for part in joined.split('/') {
         match part {
@@ -622,7 +639,11 @@ mod tests {
     }
 
     fn ops(state: &State) -> Vec<pb::Op> {
-        llb::definition(state, None).def.iter().map(|b| pb::Op::decode(b.as_slice()).unwrap()).collect()
+        llb::definition(state, None)
+            .def
+            .iter()
+            .map(|b| pb::Op::decode(b.as_slice()).unwrap())
+            .collect()
     }
 
     fn execs(state: &State) -> Vec<(pb::ExecOp, Option<pb::Platform>)> {
@@ -657,13 +678,25 @@ mod tests {
                 _ => None,
             })
             .collect();
-        assert!(ids.iter().any(|id| id.starts_with("docker-image://docker.io/library/rust:1.64@sha256:1111")), "{ids:?}");
+        assert!(
+            ids.iter()
+                .any(|id| id.starts_with("docker-image://docker.io/library/rust:1.64@sha256:1111")),
+            "{ids:?}"
+        );
     }
 
     #[test]
     fn heredoc_runs_follow_buildkit() {
         let text = "FROM rust:1\nRUN <<EOT bash\n  set -e\n  echo hi\nEOT\nRUN <<EOT\n#!/bin/sh\necho script\nEOT\nRUN <<EOT\necho plain\nEOT\n";
-        let stage = convert_text(text, &ConvertOptions { stages_on_build_platform: false, target_platform: Platform::new("linux", "amd64"), ..options() }).unwrap();
+        let stage = convert_text(
+            text,
+            &ConvertOptions {
+                stages_on_build_platform: false,
+                target_platform: Platform::new("linux", "amd64"),
+                ..options()
+            },
+        )
+        .unwrap();
         let args: Vec<Vec<String>> = execs(&stage.state).into_iter().map(|(e, _)| e.meta.unwrap().args).collect();
         assert_eq!(args[0], vec!["/bin/sh", "-c", "<<EOT bash\n  set -e\n  echo hi\nEOT"]);
         assert_eq!(args[1], vec!["/dev/pipes/EOT"]);
@@ -702,9 +735,26 @@ mod tests {
         // Stage `broken` would fail to resolve; the target never needs it.
         let text = "FROM nosuch/image AS broken\nRUN false\nFROM rust:1 AS ok\nRUN true\n";
         assert!(convert_text(text, &options()).is_ok());
-        let err = convert_text(text, &ConvertOptions { target: Some("broken".into()), ..options() }).unwrap_err();
-        assert_eq!(err.to_string(), "Dockerfile:1: FROM nosuch/image: docker.io/nosuch/image:latest: not found");
-        let err = convert_text(text, &ConvertOptions { target: Some("nope".into()), ..options() }).unwrap_err();
+        let err = convert_text(
+            text,
+            &ConvertOptions {
+                target: Some("broken".into()),
+                ..options()
+            },
+        )
+        .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "Dockerfile:1: FROM nosuch/image: docker.io/nosuch/image:latest: not found"
+        );
+        let err = convert_text(
+            text,
+            &ConvertOptions {
+                target: Some("nope".into()),
+                ..options()
+            },
+        )
+        .unwrap_err();
         assert!(matches!(err, ConvertError::NoSuchTarget(_)));
     }
 
@@ -712,7 +762,9 @@ mod tests {
     fn errors_name_the_line() {
         let err = convert_text("FROM scratch\nCOPY a b c\n", &options()).unwrap_err().to_string();
         assert_eq!(err, "Dockerfile:2: COPY with more than one source needs a destination folder ending in /");
-        let err = convert_text("FROM rust:1\n\nRUN --mount=type=cache,target=/x true\n", &options()).unwrap_err().to_string();
+        let err = convert_text("FROM rust:1\n\nRUN --mount=type=cache,target=/x true\n", &options())
+            .unwrap_err()
+            .to_string();
         assert!(err.starts_with("Dockerfile:3: RUN --mount="), "{err}");
         let err = convert_text("FROM --platform=linux rust:1\n", &options()).unwrap_err().to_string();
         assert!(err.starts_with("Dockerfile:1: invalid platform"), "{err}");

@@ -87,12 +87,7 @@ pub fn platform(os: &str, architecture: &str, variant: Option<&str>) -> pb::Plat
 }
 
 /// A source vertex: `docker-image://…`, `local://…`, ...
-pub fn source(
-    identifier: String,
-    attrs: BTreeMap<String, String>,
-    platform: Option<pb::Platform>,
-    meta: Meta,
-) -> Output {
+pub fn source(identifier: String, attrs: BTreeMap<String, String>, platform: Option<pb::Platform>, meta: Meta) -> Output {
     let op = pb::Op {
         op: Some(pb::op::Op::Source(pb::SourceOp { identifier, attrs })),
         platform,
@@ -199,7 +194,12 @@ pub fn exec(root: &State, exec: Exec, platform: Option<pb::Platform>, meta: Meta
         ..Default::default()
     };
     let vertex = add_vertex(op, inputs.outputs, meta);
-    let out = |index| Some(Output { node: vertex.node.clone(), index });
+    let out = |index| {
+        Some(Output {
+            node: vertex.node.clone(),
+            index,
+        })
+    };
     (out(0), (1..next_output).map(out).collect())
 }
 
@@ -207,7 +207,10 @@ pub fn exec(root: &State, exec: Exec, platform: Option<pb::Platform>, meta: Meta
 #[derive(Clone, Debug)]
 pub enum FileAction {
     /// Copy `src` (inside `from`) to `dest`.
-    Copy { from: State, copy: pb::FileActionCopy },
+    Copy {
+        from: State,
+        copy: pb::FileActionCopy,
+    },
     Mkdir(pb::FileActionMkDir),
     Mkfile(pb::FileActionMkFile),
 }
@@ -326,10 +329,7 @@ pub fn definition(state: &State, source: Option<SourceFile<'_>>) -> pb::Definiti
     };
     let digest = encoder.visit(&root.node);
     let terminal = pb::Op {
-        inputs: vec![pb::Input {
-            digest,
-            index: root.index,
-        }],
+        inputs: vec![pb::Input { digest, index: root.index }],
         ..Default::default()
     };
     encoder.push(terminal.encode_to_vec(), pb::OpMetadata::default());
@@ -405,8 +405,14 @@ impl Encoder {
                 let digest = self.push(op.encode_to_vec(), metadata);
                 if let Some((first, last)) = vertex.meta.lines {
                     let range = pb::Range {
-                        start: Some(pb::Position { line: first as i32, character: 0 }),
-                        end: Some(pb::Position { line: last as i32, character: 0 }),
+                        start: Some(pb::Position {
+                            line: first as i32,
+                            character: 0,
+                        }),
+                        end: Some(pb::Position {
+                            line: last as i32,
+                            character: 0,
+                        }),
                     };
                     self.locations.entry(digest.clone()).or_default().locations.push(pb::Location {
                         source_index: 0,
@@ -436,7 +442,15 @@ mod tests {
     #[test]
     fn inputs_come_before_their_users_and_the_terminal_op_names_the_result() {
         let base = image("docker.io/library/alpine:3");
-        let (after, _) = exec(&base, Exec { args: vec!["true".into()], ..Default::default() }, None, Meta::named("RUN true"));
+        let (after, _) = exec(
+            &base,
+            Exec {
+                args: vec!["true".into()],
+                ..Default::default()
+            },
+            None,
+            Meta::named("RUN true"),
+        );
         let def = definition(&after, None);
         let ops = decode(&def);
         assert_eq!(ops.len(), 3);
@@ -456,7 +470,10 @@ mod tests {
             attrs.insert("b".to_string(), "2".to_string());
             attrs.insert("a".to_string(), "1".to_string());
             let ctx = Some(source("local://context".into(), attrs, None, Meta::default()));
-            let copy = |from: &State| FileAction::Copy { from: from.clone(), copy: copy_defaults("/x", "/y") };
+            let copy = |from: &State| FileAction::Copy {
+                from: from.clone(),
+                copy: copy_defaults("/x", "/y"),
+            };
             // `ctx` is used twice: one input, one vertex.
             let st = file(&base, vec![copy(&ctx), copy(&ctx)], None, Meta::default());
             definition(&st, None)
@@ -465,7 +482,9 @@ mod tests {
         assert_eq!(a, b);
         let ops = decode(&a);
         assert_eq!(ops.len(), 4, "alpine, context, file op, terminal");
-        let Some(pb::op::Op::File(file_op)) = &ops[2].op else { panic!("file op expected") };
+        let Some(pb::op::Op::File(file_op)) = &ops[2].op else {
+            panic!("file op expected")
+        };
         assert_eq!(ops[2].inputs.len(), 2);
         // Action 0 on the base (input 0), action 1 on action 0's result
         // (input count + 0), both copying from input 1; only the last is
@@ -476,12 +495,28 @@ mod tests {
 
     #[test]
     fn scratch_is_minus_one_and_mount_outputs_are_numbered() {
-        let mount = Mount { dest: "/out".into(), state: None, selector: String::new(), readonly: false, output: true };
-        let (root, outs) = exec(&image("busybox"), Exec { mounts: vec![mount], ..Default::default() }, None, Meta::default());
+        let mount = Mount {
+            dest: "/out".into(),
+            state: None,
+            selector: String::new(),
+            readonly: false,
+            output: true,
+        };
+        let (root, outs) = exec(
+            &image("busybox"),
+            Exec {
+                mounts: vec![mount],
+                ..Default::default()
+            },
+            None,
+            Meta::default(),
+        );
         assert_eq!(outs.len(), 1);
         let def = definition(&outs[0], None);
         let ops = decode(&def);
-        let Some(pb::op::Op::Exec(exec_op)) = &ops[1].op else { panic!("exec op expected") };
+        let Some(pb::op::Op::Exec(exec_op)) = &ops[1].op else {
+            panic!("exec op expected")
+        };
         assert_eq!(exec_op.mounts[1].input, -1);
         assert_eq!(exec_op.mounts[1].output, 1);
         assert_eq!(ops[2].inputs[0].index, 1, "the result is the mount's output");
@@ -492,7 +527,17 @@ mod tests {
     fn imported_definitions_are_embedded_and_referenced() {
         let inner = definition(&image("docker.io/library/alpine:3"), None);
         let imported = import(inner.clone());
-        let st = file(&imported, vec![FileAction::Mkdir(pb::FileActionMkDir { path: "/a".into(), mode: 0o755, make_parents: true, ..Default::default() })], None, Meta::default());
+        let st = file(
+            &imported,
+            vec![FileAction::Mkdir(pb::FileActionMkDir {
+                path: "/a".into(),
+                mode: 0o755,
+                make_parents: true,
+                ..Default::default()
+            })],
+            None,
+            Meta::default(),
+        );
         let def = definition(&st, None);
         assert_eq!(def.def[0], inner.def[0], "the imported op is copied verbatim");
         let ops = decode(&def);
@@ -502,8 +547,22 @@ mod tests {
 
     #[test]
     fn locations_point_at_dockerfile_lines() {
-        let st = file(&None, vec![FileAction::Mkdir(pb::FileActionMkDir { path: "/a".into(), ..Default::default() })], None, Meta::at("WORKDIR /a", 3, 4));
-        let def = definition(&st, Some(SourceFile { name: "Dockerfile", data: b"FROM scratch\n" }));
+        let st = file(
+            &None,
+            vec![FileAction::Mkdir(pb::FileActionMkDir {
+                path: "/a".into(),
+                ..Default::default()
+            })],
+            None,
+            Meta::at("WORKDIR /a", 3, 4),
+        );
+        let def = definition(
+            &st,
+            Some(SourceFile {
+                name: "Dockerfile",
+                data: b"FROM scratch\n",
+            }),
+        );
         let source = def.source.expect("source info");
         assert_eq!(source.infos[0].filename, "Dockerfile");
         let loc = &source.locations[&digest_of(&def.def[0])].locations[0];

@@ -155,8 +155,7 @@ pub async fn build(bridge: &mut Bridge, options: &Options) -> Result<(), SolveEr
             let own_image = options.get("source").filter(|s| !s.is_empty()).ok_or(SolveError::StripNeedsSource)?;
             // As written on the syntax line (`wasmpack/frontend:dev`); a
             // source op needs the full name.
-            let (own_image, _) = wasmpack_packager::layout::normalize_name(own_image)
-                .map_err(|_| SolveError::StripNeedsSource)?;
+            let (own_image, _) = wasmpack_packager::layout::normalize_name(own_image).map_err(|_| SolveError::StripNeedsSource)?;
             state = wasm_stage::strip_step(&state, entry, &own_image, &build_platform, &resolve_mode);
         }
         state = wasm_stage::squash(&state, &stage.platform);
@@ -174,7 +173,10 @@ pub async fn build(bridge: &mut Bridge, options: &Options) -> Result<(), SolveEr
     if let Some(entry) = &entry {
         let facts = wasm_stage::validate(bridge, &reference, entry, &file_name).await?;
         if !facts.has_start {
-            eprintln!("warning: {} exports no _start (or wasi:cli/run): runtimes may not be able to run it", entry.path);
+            eprintln!(
+                "warning: {} exports no _start (or wasi:cli/run): runtimes may not be able to run it",
+                entry.path
+            );
         }
     }
     let mut metadata = BTreeMap::new();

@@ -137,17 +137,17 @@ pub fn strip_step(state: &State, entry: &Entrypoint, frontend_image: &str, build
         }],
         ..Default::default()
     };
-    let (_, outputs) = llb::exec(&tool, exec, Some(to_pb(build_platform)), Meta::named(format!("[wasmpack] strip custom sections from {}", entry.path)));
+    let (_, outputs) = llb::exec(
+        &tool,
+        exec,
+        Some(to_pb(build_platform)),
+        Meta::named(format!("[wasmpack] strip custom sections from {}", entry.path)),
+    );
     outputs.into_iter().next().flatten()
 }
 
 /// Reads back and validates the entrypoint module of a solved stage.
-pub async fn validate(
-    bridge: &mut crate::bridge::Bridge,
-    reference: &str,
-    entry: &Entrypoint,
-    file: &str,
-) -> Result<WasmFacts, WasmStageError> {
+pub async fn validate(bridge: &mut crate::bridge::Bridge, reference: &str, entry: &Entrypoint, file: &str) -> Result<WasmFacts, WasmStageError> {
     let error = |message: String| WasmStageError {
         file: file.to_string(),
         line: entry.line,
@@ -221,7 +221,14 @@ mod tests {
     fn entrypoint_may_come_before_the_copy_and_relative_paths_use_workdir() {
         let stage = final_stage("FROM scratch\nENTRYPOINT [\"/hello.wasm\"]\nCOPY hello.wasm /hello.wasm\n");
         let entry = entrypoint_of(&stage, "Dockerfile").unwrap();
-        assert_eq!(entry, Entrypoint { path: "/hello.wasm".into(), line: 2, keyword: "ENTRYPOINT" });
+        assert_eq!(
+            entry,
+            Entrypoint {
+                path: "/hello.wasm".into(),
+                line: 2,
+                keyword: "ENTRYPOINT"
+            }
+        );
         let stage = final_stage("FROM scratch\nWORKDIR /app\nCMD [\"bin/app.wasm\", \"x\"]\n");
         let entry = entrypoint_of(&stage, "Dockerfile").unwrap();
         assert_eq!((entry.path.as_str(), entry.keyword, entry.line), ("/app/bin/app.wasm", "CMD", 3));
@@ -233,7 +240,10 @@ mod tests {
         assert_eq!(err.line, 1);
         assert!(err.to_string().contains("must start FROM scratch"), "{err}");
         let err = entrypoint_of(&final_stage("FROM scratch\nCOPY a /a\n"), "Dockerfile").unwrap_err();
-        assert!(err.to_string().starts_with("Dockerfile:1: ") && err.message.contains("sets no ENTRYPOINT"), "{err}");
+        assert!(
+            err.to_string().starts_with("Dockerfile:1: ") && err.message.contains("sets no ENTRYPOINT"),
+            "{err}"
+        );
         let err = entrypoint_of(&final_stage("FROM scratch\n\nENTRYPOINT /a.wasm\n"), "Dockerfile").unwrap_err();
         assert_eq!(err.line, 3);
         assert!(err.message.contains("shell form"), "{err}");

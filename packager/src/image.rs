@@ -6,8 +6,8 @@ use std::fmt;
 use std::str::FromStr;
 
 use oci_spec::image::{
-    Arch, ConfigBuilder, Descriptor, HistoryBuilder, ImageConfigurationBuilder,
-    ImageManifestBuilder, MediaType, Os, Platform, PlatformBuilder, RootFsBuilder,
+    Arch, ConfigBuilder, Descriptor, HistoryBuilder, ImageConfigurationBuilder, ImageManifestBuilder, MediaType, Os, Platform, PlatformBuilder,
+    RootFsBuilder,
 };
 use serde::Serialize;
 
@@ -228,12 +228,7 @@ fn build_container_image(spec: &ImageSpec) -> Result<Image, ImageError> {
         .architecture(Arch::Wasm)
         .os(Os::Other(spec.os.as_str().to_string()))
         .config(runtime.build()?)
-        .rootfs(
-            RootFsBuilder::default()
-                .typ("layers")
-                .diff_ids(diff_ids)
-                .build()?,
-        )
+        .rootfs(RootFsBuilder::default().typ("layers").diff_ids(diff_ids).build()?)
         .history(history)
         .build()?;
     let config = Blob::new(MediaType::ImageConfig.to_string(), canonical_json(&config));
@@ -275,9 +270,7 @@ fn build_artifact(spec: &ImageSpec) -> Result<Image, ImageError> {
         .facts
         .as_ref()
         .filter(|f| f.kind == WasmKind::Component)
-        .map(|f| ArtifactComponent {
-            imports: f.imports.clone(),
-        });
+        .map(|f| ArtifactComponent { imports: f.imports.clone() });
     // The artifact spec names the WASI generation; a plain `wasi` request is
     // answered from what the module imports.
     let os = match spec.os {
@@ -317,10 +310,7 @@ fn assemble(spec: &ImageSpec, config: Blob, layers: Vec<(Blob, BTreeMap<String, 
     if !spec.annotations.is_empty() {
         manifest = manifest.annotations(to_hash_map(&spec.annotations));
     }
-    let manifest = Blob::new(
-        MediaType::ImageManifest.to_string(),
-        canonical_json(&manifest.build()?),
-    );
+    let manifest = Blob::new(MediaType::ImageManifest.to_string(), canonical_json(&manifest.build()?));
     Ok(Image {
         manifest,
         config,
@@ -331,10 +321,7 @@ fn assemble(spec: &ImageSpec, config: Blob, layers: Vec<(Blob, BTreeMap<String, 
 
 /// The descriptor of a blob we made (so its digest is well formed).
 pub fn descriptor_of(blob: &Blob) -> Descriptor {
-    let digest: oci_spec::image::Digest = blob
-        .digest
-        .parse()
-        .expect("digests computed here are well formed");
+    let digest: oci_spec::image::Digest = blob.digest.parse().expect("digests computed here are well formed");
     Descriptor::new(MediaType::from(blob.media_type.as_str()), blob.size, digest)
 }
 
@@ -358,13 +345,10 @@ pub fn canonical_json<T: Serialize>(value: &T) -> Vec<u8> {
     fn sorted(value: serde_json::Value) -> serde_json::Value {
         match value {
             serde_json::Value::Object(map) => {
-                let ordered: BTreeMap<String, serde_json::Value> =
-                    map.into_iter().map(|(k, v)| (k, sorted(v))).collect();
+                let ordered: BTreeMap<String, serde_json::Value> = map.into_iter().map(|(k, v)| (k, sorted(v))).collect();
                 serde_json::Value::Object(ordered.into_iter().collect())
             }
-            serde_json::Value::Array(items) => {
-                serde_json::Value::Array(items.into_iter().map(sorted).collect())
-            }
+            serde_json::Value::Array(items) => serde_json::Value::Array(items.into_iter().map(sorted).collect()),
             other => other,
         }
     }
@@ -487,7 +471,10 @@ mod tests {
         assert_eq!(image.layers.len(), 2);
         let manifest: serde_json::Value = serde_json::from_slice(&image.manifest.data).unwrap();
         assert!(manifest["layers"][0].get("annotations").is_none(), "the wasm layer stays plain");
-        assert_eq!(manifest["layers"][1]["annotations"]["dev.wasmpack.aot.target"], "x86_64-unknown-linux-gnu");
+        assert_eq!(
+            manifest["layers"][1]["annotations"]["dev.wasmpack.aot.target"],
+            "x86_64-unknown-linux-gnu"
+        );
         let config: serde_json::Value = serde_json::from_slice(&image.config.data).unwrap();
         assert_eq!(config["rootfs"]["diff_ids"].as_array().unwrap().len(), 2);
         assert_eq!(config["history"].as_array().unwrap().len(), 2);

@@ -156,9 +156,7 @@ fn entrypoint_facts(image: &Image, entrypoint: Option<&str>) -> Result<Result<Wa
         for entry in archive.entries().map_err(layer_err)? {
             let mut entry = entry.map_err(layer_err)?;
             let name = entry.path().map_err(layer_err)?.to_string_lossy().into_owned();
-            if name.trim_start_matches("./").trim_start_matches('/') == wanted
-                && entry.header().entry_type() == tar::EntryType::Regular
-            {
+            if name.trim_start_matches("./").trim_start_matches('/') == wanted && entry.header().entry_type() == tar::EntryType::Regular {
                 let mut data = Vec::new();
                 entry.read_to_end(&mut data).map_err(layer_err)?;
                 found = Some(data);

@@ -61,8 +61,7 @@ impl Compression {
             Compression::Gzip => {
                 // GzBuilder writes no file name and a zero mtime: nothing from
                 // the machine leaks into the header.
-                let mut enc = flate2::GzBuilder::new()
-                    .write(Vec::new(), flate2::Compression::new(GZIP_LEVEL));
+                let mut enc = flate2::GzBuilder::new().write(Vec::new(), flate2::Compression::new(GZIP_LEVEL));
                 enc.write_all(data)?;
                 enc.finish()
             }
@@ -209,9 +208,7 @@ impl LayerContents {
             // Folders are created implicitly by their children; saying so
             // again explicitly is fine.
             Some(EntryKind::Dir) if kind == EntryKind::Dir => Ok(()),
-            Some(_) => Err(LayerError::Duplicate {
-                path: path.to_string(),
-            }),
+            Some(_) => Err(LayerError::Duplicate { path: path.to_string() }),
             None => {
                 self.entries.insert(rel, kind);
                 Ok(())
@@ -314,7 +311,13 @@ mod tests {
         let mut contents = LayerContents::new();
         contents.insert("/z.txt", file(b"z")).unwrap();
         contents
-            .insert("/app/main.wasm", EntryKind::File { data: b"\0asm".to_vec(), executable: true })
+            .insert(
+                "/app/main.wasm",
+                EntryKind::File {
+                    data: b"\0asm".to_vec(),
+                    executable: true,
+                },
+            )
             .unwrap();
         contents.insert("/app/data/x", file(b"x")).unwrap();
         let tar = contents.to_tar(1_700_000_000).unwrap();
@@ -344,7 +347,10 @@ mod tests {
     fn the_epoch_changes_the_digest() {
         let mut a = LayerContents::new();
         a.insert("/f", file(b"1")).unwrap();
-        assert_ne!(a.build(0, Compression::Gzip).unwrap().blob.digest, a.build(1, Compression::Gzip).unwrap().blob.digest);
+        assert_ne!(
+            a.build(0, Compression::Gzip).unwrap().blob.digest,
+            a.build(1, Compression::Gzip).unwrap().blob.digest
+        );
     }
 
     #[test]
@@ -391,7 +397,14 @@ mod tests {
         let summary: Vec<_> = got.iter().map(|e| (e.0.as_str(), e.1)).collect();
         assert_eq!(
             summary,
-            [("srv/", 0o755), ("srv/app/", 0o755), ("srv/app/link", 0o777), ("srv/app/run.sh", 0o755), ("srv/app/sub/", 0o755), ("srv/app/sub/data.txt", 0o644)]
+            [
+                ("srv/", 0o755),
+                ("srv/app/", 0o755),
+                ("srv/app/link", 0o777),
+                ("srv/app/run.sh", 0o755),
+                ("srv/app/sub/", 0o755),
+                ("srv/app/sub/data.txt", 0o644)
+            ]
         );
         let err = a.add_host_path(&dir.path().join("missing"), "/m").unwrap_err();
         assert!(err.to_string().contains("missing"), "{err}");

@@ -10,16 +10,11 @@ use std::collections::HashMap;
 use std::io::{self, Read, Seek, Write};
 use std::path::{Path, PathBuf};
 
-use oci_spec::image::{
-    Descriptor, ImageIndex, ImageIndexBuilder, ImageManifest, MediaType, Platform,
-    PlatformBuilder, Arch, Os,
-};
+use oci_spec::image::{Arch, Descriptor, ImageIndex, ImageIndexBuilder, ImageManifest, MediaType, Os, Platform, PlatformBuilder};
 use serde::Deserialize;
 
 use crate::digest::{sha256_digest, sha256_hex, Blob};
-use crate::image::{
-    blob_of, canonical_json, descriptor_of, Image, ANNOTATION_CONTAINERD_NAME, ANNOTATION_REF_NAME,
-};
+use crate::image::{blob_of, canonical_json, descriptor_of, Image, ANNOTATION_CONTAINERD_NAME, ANNOTATION_REF_NAME};
 use crate::layer::{EntryKind, LayerContents};
 
 const LAYOUT_FILE: &str = "oci-layout";
@@ -39,33 +34,17 @@ pub enum LayoutError {
     #[error("{path}: not an OCI archive ({reason})")]
     NotAnArchive { path: PathBuf, reason: String },
     #[error("{path}: {file} is not valid: {reason}")]
-    BadJson {
-        path: PathBuf,
-        file: String,
-        reason: String,
-    },
+    BadJson { path: PathBuf, file: String, reason: String },
     #[error("{path}: blob {digest} is missing")]
     MissingBlob { path: PathBuf, digest: String },
     #[error("{path}: blob {digest} does not match its descriptor ({reason})")]
-    Corrupt {
-        path: PathBuf,
-        digest: String,
-        reason: String,
-    },
+    Corrupt { path: PathBuf, digest: String, reason: String },
     #[error("{path}: unsupported digest {digest:?} (only sha256)")]
     BadDigest { path: PathBuf, digest: String },
     #[error("{path}: no image named {name:?} (it has: {available})")]
-    NoSuchImage {
-        path: PathBuf,
-        name: String,
-        available: String,
-    },
+    NoSuchImage { path: PathBuf, name: String, available: String },
     #[error("{path}: holds {count} images; name one (it has: {available})")]
-    Ambiguous {
-        path: PathBuf,
-        count: usize,
-        available: String,
-    },
+    Ambiguous { path: PathBuf, count: usize, available: String },
     #[error("{path}: the image index names no manifest for a wasm platform")]
     NoWasmManifest { path: PathBuf },
     #[error("invalid image name {name:?}: {reason}")]
@@ -103,9 +82,7 @@ impl OciLayout {
             source,
         };
         std::fs::create_dir_all(root.join("blobs/sha256")).map_err(io_err)?;
-        let layout = Self {
-            root: root.to_path_buf(),
-        };
+        let layout = Self { root: root.to_path_buf() };
         if !root.join(LAYOUT_FILE).exists() {
             write_atomically(&root.join(LAYOUT_FILE), LAYOUT_CONTENT)?;
         }
@@ -120,9 +97,7 @@ impl OciLayout {
         if !root.join(LAYOUT_FILE).is_file() {
             return Err(LayoutError::NotALayout(root.to_path_buf()));
         }
-        Ok(Self {
-            root: root.to_path_buf(),
-        })
+        Ok(Self { root: root.to_path_buf() })
     }
 
     pub fn root(&self) -> &Path {
@@ -160,12 +135,7 @@ impl OciLayout {
 
     /// Names `manifest` (already stored) in the index. A name that pointed
     /// elsewhere before now points here, as a tag does.
-    pub fn add_manifest(
-        &self,
-        manifest: &Blob,
-        platform: &Platform,
-        name: Option<&str>,
-    ) -> Result<(), LayoutError> {
+    pub fn add_manifest(&self, manifest: &Blob, platform: &Platform, name: Option<&str>) -> Result<(), LayoutError> {
         let descriptor = named_descriptor(manifest, platform, name)?;
         let mut manifests = self.index()?.manifests().clone();
         let full_name = annotation(&descriptor, ANNOTATION_CONTAINERD_NAME).map(str::to_string);
@@ -255,15 +225,7 @@ pub fn write_archive(path: &Path, image: &Image, name: Option<&str>) -> Result<(
         "Layers": image.layers.iter().map(|l| blob_member(&l.digest)).collect::<Vec<_>>(),
     }]);
     let mut tree = LayerContents::new();
-    let mut put = |member: &str, data: Vec<u8>| {
-        tree.insert(
-            &format!("/{member}"),
-            EntryKind::File {
-                data,
-                executable: false,
-            },
-        )
-    };
+    let mut put = |member: &str, data: Vec<u8>| tree.insert(&format!("/{member}"), EntryKind::File { data, executable: false });
     let tree_err = |e: crate::layer::LayerError| LayoutError::Io {
         path: path.to_path_buf(),
         source: io::Error::other(e.to_string()),
@@ -357,16 +319,13 @@ pub fn read_image_with(
         if descriptor.media_type() != &MediaType::ImageIndex {
             break;
         }
-        let nested: ImageIndex =
-            parse_json(root, "nested image index", &tree.read_blob(root, &descriptor)?)?;
+        let nested: ImageIndex = parse_json(root, "nested image index", &tree.read_blob(root, &descriptor)?)?;
         descriptor = nested
             .manifests()
             .iter()
             .find(|d| d.platform().as_ref().is_some_and(|p| p.architecture() == &Arch::Wasm))
             .cloned()
-            .ok_or_else(|| LayoutError::NoWasmManifest {
-                path: root.to_path_buf(),
-            })?;
+            .ok_or_else(|| LayoutError::NoWasmManifest { path: root.to_path_buf() })?;
     }
     let manifest_bytes = tree.read_blob(root, &descriptor)?;
     let manifest: ImageManifest = parse_json(root, "image manifest", &manifest_bytes)?;
@@ -487,11 +446,7 @@ pub fn verify(root: &Path, descriptor: &Descriptor, data: &[u8]) -> Result<(), L
         reason,
     };
     if data.len() as u64 != descriptor.size() {
-        return Err(corrupt(format!(
-            "size {} where {} was expected",
-            data.len(),
-            descriptor.size()
-        )));
+        return Err(corrupt(format!("size {} where {} was expected", data.len(), descriptor.size())));
     }
     let actual = sha256_digest(data);
     if actual != digest {
@@ -502,11 +457,7 @@ pub fn verify(root: &Path, descriptor: &Descriptor, data: &[u8]) -> Result<(), L
 
 /// Picks the manifest `name` refers to (full reference, tag, or either
 /// annotation verbatim), or the only one when no name is given.
-fn select<'a>(
-    root: &Path,
-    manifests: &'a [Descriptor],
-    name: Option<&str>,
-) -> Result<&'a Descriptor, LayoutError> {
+fn select<'a>(root: &Path, manifests: &'a [Descriptor], name: Option<&str>) -> Result<&'a Descriptor, LayoutError> {
     let available = || {
         let names: Vec<String> = manifests
             .iter()
@@ -539,10 +490,7 @@ fn select<'a>(
         .find(|d| {
             let containerd = annotation(d, ANNOTATION_CONTAINERD_NAME);
             let ref_name = annotation(d, ANNOTATION_REF_NAME);
-            containerd == Some(name)
-                || ref_name == Some(name)
-                || (full.is_some() && containerd == full.as_deref())
-                || d.digest().to_string() == name
+            containerd == Some(name) || ref_name == Some(name) || (full.is_some() && containerd == full.as_deref()) || d.digest().to_string() == name
         })
         .ok_or_else(|| LayoutError::NoSuchImage {
             path: root.to_path_buf(),
@@ -554,11 +502,7 @@ fn select<'a>(
 /// The index entry for a manifest: its platform, and for a named image the
 /// tag (`org.opencontainers.image.ref.name`, which skopeo's `oci:` reads) and
 /// the full name (`io.containerd.image.name`, which `docker load` reads).
-fn named_descriptor(
-    manifest: &Blob,
-    platform: &Platform,
-    name: Option<&str>,
-) -> Result<Descriptor, LayoutError> {
+fn named_descriptor(manifest: &Blob, platform: &Platform, name: Option<&str>) -> Result<Descriptor, LayoutError> {
     let mut descriptor = descriptor_of(manifest);
     descriptor.set_platform(Some(platform.clone()));
     if let Some(name) = name {
@@ -594,11 +538,7 @@ fn index_of(manifests: Vec<Descriptor>) -> ImageIndex {
 }
 
 fn annotation<'a>(descriptor: &'a Descriptor, key: &str) -> Option<&'a str> {
-    descriptor
-        .annotations()
-        .as_ref()
-        .and_then(|a| a.get(key))
-        .map(String::as_str)
+    descriptor.annotations().as_ref().and_then(|a| a.get(key)).map(String::as_str)
 }
 
 fn blob_member(digest: &str) -> String {
@@ -622,11 +562,7 @@ pub(crate) fn platform_of_config(config: &[u8]) -> Platform {
         .expect("os and architecture are all a platform needs")
 }
 
-fn parse_json<T: serde::de::DeserializeOwned>(
-    root: &Path,
-    file: &str,
-    bytes: &[u8],
-) -> Result<T, LayoutError> {
+fn parse_json<T: serde::de::DeserializeOwned>(root: &Path, file: &str, bytes: &[u8]) -> Result<T, LayoutError> {
     serde_json::from_slice(bytes).map_err(|e| LayoutError::BadJson {
         path: root.to_path_buf(),
         file: file.to_string(),
@@ -669,7 +605,10 @@ mod tests {
     fn names_normalize_and_only_digest_pinned_names_lack_a_tag() {
         let digest = format!("sha256:{}", "a".repeat(64));
         let tag = |name: &str| normalize_name(name).unwrap().1;
-        assert_eq!(normalize_name("hello").unwrap(), ("docker.io/library/hello:latest".to_string(), Some("latest".to_string())));
+        assert_eq!(
+            normalize_name("hello").unwrap(),
+            ("docker.io/library/hello:latest".to_string(), Some("latest".to_string()))
+        );
         assert_eq!(tag("127.0.0.1:5000/demo/hello:1"), Some("1".to_string()));
         assert_eq!(tag(&format!("127.0.0.1:5000/demo/hello@{digest}")), None);
         assert_eq!(tag(&format!("demo/hello:1@{digest}")), Some("1".to_string()));
@@ -797,7 +736,10 @@ mod tests {
         save_image(&dest, &image(0), Some("a:1")).unwrap();
         save_image(&dest, &image(1), Some("a:2")).unwrap();
         assert_eq!(OciLayout::open(&dest).unwrap().index().unwrap().manifests().len(), 2);
-        let leftovers: Vec<_> = std::fs::read_dir(dir.path().join("new")).unwrap().map(|e| e.unwrap().file_name()).collect();
+        let leftovers: Vec<_> = std::fs::read_dir(dir.path().join("new"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
         assert_eq!(leftovers, ["layout"]);
     }
 

@@ -28,11 +28,7 @@ const OPAQUE_WHITEOUT: &str = ".wh..wh..opq";
 #[derive(Debug, thiserror::Error)]
 pub enum UnpackError {
     #[error("layer {layer}: entry {entry:?} {reason}")]
-    Unsafe {
-        layer: String,
-        entry: String,
-        reason: &'static str,
-    },
+    Unsafe { layer: String, entry: String, reason: &'static str },
     #[error("layer {layer}: {source}")]
     Layer { layer: String, source: io::Error },
     #[error(transparent)]
@@ -70,12 +66,10 @@ pub fn unpack_layers(layers: &[Blob], dest: &Path) -> Result<(), UnpackError> {
             continue;
         }
         let compression = Compression::from_media_type(&layer.media_type)?;
-        let reader = compression
-            .decompress(layer.data.as_slice())
-            .map_err(|source| UnpackError::Layer {
-                layer: layer.digest.clone(),
-                source,
-            })?;
+        let reader = compression.decompress(layer.data.as_slice()).map_err(|source| UnpackError::Layer {
+            layer: layer.digest.clone(),
+            source,
+        })?;
         unpack_layer(reader, staging.path(), &layer.digest)?;
     }
     put_in_place(staging, dest).map_err(io_err(dest))
@@ -143,7 +137,10 @@ pub fn unpack_layer(reader: impl io::Read, root: &Path, layer: &str) -> Result<(
                 set_mode(&target, mode).map_err(layer_err)?;
             }
             tar::EntryType::Symlink => {
-                let link = entry.link_name().map_err(layer_err)?.ok_or_else(|| unsafe_entry("is a symlink without a target"))?;
+                let link = entry
+                    .link_name()
+                    .map_err(layer_err)?
+                    .ok_or_else(|| unsafe_entry("is a symlink without a target"))?;
                 let link_dir = rel.parent().unwrap_or(Path::new(""));
                 // An absolute target means the image's root, but on the host it
                 // would name the host's: rewrite it relative to the link.
@@ -162,7 +159,10 @@ pub fn unpack_layer(reader: impl io::Read, root: &Path, layer: &str) -> Result<(
                 std::os::unix::fs::symlink(&link, &target).map_err(layer_err)?;
             }
             tar::EntryType::Link => {
-                let link = entry.link_name().map_err(layer_err)?.ok_or_else(|| unsafe_entry("is a hard link without a target"))?;
+                let link = entry
+                    .link_name()
+                    .map_err(layer_err)?
+                    .ok_or_else(|| unsafe_entry("is a hard link without a target"))?;
                 let Some(link_rel) = contained(&link) else {
                     return Err(unsafe_entry("is a hard link that points outside the image"));
                 };
@@ -319,20 +319,14 @@ mod tests {
             "symlink pointing out",
         );
         assert_refused(
-            RawTar::new()
-                .entry("d", tar::EntryType::Symlink, "/", b"")
-                .file("d/evil", b"x")
-                .bytes(),
+            RawTar::new().entry("d", tar::EntryType::Symlink, "/", b"").file("d/evil", b"x").bytes(),
             "write through an in-image symlink",
         );
         assert_refused(
             RawTar::new().entry("h", tar::EntryType::Link, "../../etc/passwd", b"").bytes(),
             "hard link out",
         );
-        assert_refused(
-            RawTar::new().entry("dev", tar::EntryType::Char, "", b"").bytes(),
-            "device",
-        );
+        assert_refused(RawTar::new().entry("dev", tar::EntryType::Char, "", b"").bytes(), "device");
     }
 
     #[test]
@@ -340,11 +334,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let lower = RawTar::new().file("a/x", b"1").file("a/y", b"2").file("b", b"3").bytes();
         unpack_layer(lower.as_slice(), dir.path(), "l1").unwrap();
-        let upper = RawTar::new()
-            .file("a/z", b"4")
-            .file("a/.wh..wh..opq", b"")
-            .file(".wh.b", b"")
-            .bytes();
+        let upper = RawTar::new().file("a/z", b"4").file("a/.wh..wh..opq", b"").file(".wh.b", b"").bytes();
         unpack_layer(upper.as_slice(), dir.path(), "l2").unwrap();
         let mut left: Vec<_> = std::fs::read_dir(dir.path().join("a")).unwrap().map(|e| e.unwrap().file_name()).collect();
         left.sort();

@@ -99,12 +99,7 @@ impl Runner {
             wasmtime_version: wasmpack_aot::WASMTIME_VERSION.to_string(),
             engine_hash: wasmpack_aot::compatibility_hash(&engine),
         };
-        Ok(Self {
-            engine,
-            host,
-            policy,
-            cache,
-        })
+        Ok(Self { engine, host, policy, cache })
     }
 
     /// Picks and loads the code for `workload`.
@@ -153,7 +148,10 @@ impl Runner {
             }
         }
 
-        let entry = self.cache.as_ref().map(|cache| (cache, cache.compiled_entry(&self.host.engine_hash, digest)));
+        let entry = self
+            .cache
+            .as_ref()
+            .map(|cache| (cache, cache.compiled_entry(&self.host.engine_hash, digest)));
         if let Some((_, path)) = &entry {
             if path.exists() {
                 // SAFETY: the cache holds only what this machine compiled,

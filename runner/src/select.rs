@@ -53,7 +53,9 @@ pub fn judge(candidate: &AotCandidate, host: &HostEngine, wasm_digest: &str, tru
         ));
     }
     if annotation(ANNOTATION_ENGINE_HASH) != host.engine_hash {
-        return Verdict::Skip(format!("AOT layer {layer} was compiled with other engine settings (compatibility hash differs)"));
+        return Verdict::Skip(format!(
+            "AOT layer {layer} was compiled with other engine settings (compatibility hash differs)"
+        ));
     }
     let source = annotation(ANNOTATION_WASM_DIGEST);
     if source != wasm_digest {

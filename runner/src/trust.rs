@@ -43,9 +43,9 @@ impl TrustPolicy {
     pub fn trusts(&self, origin: Option<&str>) -> bool {
         self.trust_all
             || origin.is_some_and(|origin| {
-                self.trusted.iter().any(|prefix| {
-                    origin == prefix || origin.strip_prefix(prefix.as_str()).is_some_and(|rest| rest.starts_with('/'))
-                })
+                self.trusted
+                    .iter()
+                    .any(|prefix| origin == prefix || origin.strip_prefix(prefix.as_str()).is_some_and(|rest| rest.starts_with('/')))
             })
     }
 }

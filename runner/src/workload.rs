@@ -72,7 +72,10 @@ fn read_prefix(path: &Path, buf: &mut [u8]) -> Result<usize, RunError> {
 /// The code to run.
 #[derive(Debug)]
 pub enum Code {
-    Wasm { module: ModuleBytes, digest: String },
+    Wasm {
+        module: ModuleBytes,
+        digest: String,
+    },
     /// A `.cwasm` file the user named.
     Precompiled(PathBuf),
 }
@@ -89,10 +92,9 @@ impl ModuleBytes {
     pub fn read(&self) -> Result<Cow<'_, [u8]>, RunError> {
         match self {
             ModuleBytes::InMemory(bytes) => Ok(Cow::Borrowed(bytes)),
-            ModuleBytes::File(path) => std::fs::read(path).map(Cow::Owned).map_err(|source| RunError::Io {
-                path: path.clone(),
-                source,
-            }),
+            ModuleBytes::File(path) => std::fs::read(path)
+                .map(Cow::Owned)
+                .map_err(|source| RunError::Io { path: path.clone(), source }),
         }
     }
 
@@ -189,18 +191,10 @@ impl AotLayer {
 
 /// Loads what `input` names (`name` picks an image in a layout or archive).
 /// With a `store`, an image's layers are unpacked there once and reused.
-pub fn load(
-    input: &Input,
-    name: Option<&str>,
-    registry: &RegistryOptions,
-    store: Option<&LayerStore>,
-) -> Result<Workload, RunError> {
+pub fn load(input: &Input, name: Option<&str>, registry: &RegistryOptions, store: Option<&LayerStore>) -> Result<Workload, RunError> {
     match input {
         Input::Wasm(path) => {
-            let bytes = std::fs::read(path).map_err(|source| RunError::Io {
-                path: path.clone(),
-                source,
-            })?;
+            let bytes = std::fs::read(path).map_err(|source| RunError::Io { path: path.clone(), source })?;
             let (module, digest) = hashed(bytes);
             Ok(Workload::bare(Code::Wasm { module, digest }, path))
         }
@@ -264,14 +258,19 @@ impl Workload {
 }
 
 fn file_name(path: &Path) -> String {
-    path.file_name().map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned())
+    path.file_name()
+        .map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned())
 }
 
 /// Layer `index`'s AOT annotations: its own (`wasmpack build`), else what
 /// the manifest says of it (the frontend's images: BuildKit cannot
 /// annotate single layers); empty for a file layer.
 fn aot_annotations(manifest: &ImageManifest, index: usize) -> BTreeMap<String, String> {
-    let own = manifest.layers().get(index).and_then(|layer| layer.annotations().clone()).unwrap_or_default();
+    let own = manifest
+        .layers()
+        .get(index)
+        .and_then(|layer| layer.annotations().clone())
+        .unwrap_or_default();
     if own.contains_key(ANNOTATION_TARGET) {
         return own.into_iter().collect();
     }
@@ -287,19 +286,12 @@ fn aot_annotations(manifest: &ImageManifest, index: usize) -> BTreeMap<String, S
 }
 
 /// `defects`: layer index and why its blob was not usable.
-fn from_image(
-    image: Image,
-    defects: Vec<(usize, String)>,
-    origin: Option<String>,
-    store: Option<&LayerStore>,
-) -> Result<Workload, RunError> {
-    let manifest = ImageManifest::from_reader(image.manifest.data.as_slice())
-        .map_err(|e| RunError::Config(format!("image manifest: {e}")))?;
+fn from_image(image: Image, defects: Vec<(usize, String)>, origin: Option<String>, store: Option<&LayerStore>) -> Result<Workload, RunError> {
+    let manifest = ImageManifest::from_reader(image.manifest.data.as_slice()).map_err(|e| RunError::Config(format!("image manifest: {e}")))?;
     let (entrypoint, cmd, env) = if image.config.media_type == MEDIA_TYPE_WASM_CONFIG {
         (vec![format!("/{ARTIFACT_MODULE_FILE}")], Vec::new(), Vec::new())
     } else {
-        let config = ImageConfiguration::from_reader(image.config.data.as_slice())
-            .map_err(|e| RunError::Config(format!("image config: {e}")))?;
+        let config = ImageConfiguration::from_reader(image.config.data.as_slice()).map_err(|e| RunError::Config(format!("image config: {e}")))?;
         let runtime = config.config().clone().unwrap_or_default();
         let env = runtime
             .env()
@@ -308,7 +300,11 @@ fn from_image(
             .iter()
             .map(|kv| kv.split_once('=').map_or((kv.clone(), String::new()), |(k, v)| (k.into(), v.into())))
             .collect();
-        (runtime.entrypoint().clone().unwrap_or_default(), runtime.cmd().clone().unwrap_or_default(), env)
+        (
+            runtime.entrypoint().clone().unwrap_or_default(),
+            runtime.cmd().clone().unwrap_or_default(),
+            env,
+        )
     };
     let module_path = entrypoint.first().or(cmd.first()).cloned().ok_or(RunError::NoEntrypoint)?;
 
@@ -345,10 +341,13 @@ fn from_image(
             (Rootfs::Stored(stored.rootfs), module, digest)
         }
         _ => {
-            let dir = tempfile::Builder::new().prefix("wasmpack-run-").tempdir().map_err(|source| RunError::Io {
-                path: std::env::temp_dir(),
-                source,
-            })?;
+            let dir = tempfile::Builder::new()
+                .prefix("wasmpack-run-")
+                .tempdir()
+                .map_err(|source| RunError::Io {
+                    path: std::env::temp_dir(),
+                    source,
+                })?;
             unpack_layers(&files, dir.path())?;
             let (module, digest) = hashed(read_inside(dir.path(), &module_path)?);
             (Rootfs::Temporary(dir), module, digest)
@@ -414,11 +413,18 @@ mod tests {
         let elf = write("a.wasm", b"\x7fELF\x02\x01");
         let tar = write("a.tar", b"index.json");
         assert_eq!(Input::detect(wasm.to_str().unwrap()).unwrap(), Input::Wasm(wasm));
-        assert_eq!(Input::detect(elf.to_str().unwrap()).unwrap(), Input::Precompiled(elf), "content, not the name");
+        assert_eq!(
+            Input::detect(elf.to_str().unwrap()).unwrap(),
+            Input::Precompiled(elf),
+            "content, not the name"
+        );
         assert_eq!(Input::detect(tar.to_str().unwrap()).unwrap(), Input::Image(ImageSource::Archive(tar)));
         let layout = dir.path().to_str().unwrap();
         assert_eq!(Input::detect(layout).unwrap(), Input::Image(ImageSource::Layout(dir.path().into())));
-        assert_eq!(Input::detect("localhost:5000/demo/hello:1").unwrap(), Input::Remote("localhost:5000/demo/hello:1".into()));
+        assert_eq!(
+            Input::detect("localhost:5000/demo/hello:1").unwrap(),
+            Input::Remote("localhost:5000/demo/hello:1".into())
+        );
     }
 
     #[test]

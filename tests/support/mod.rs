@@ -36,7 +36,11 @@ pub fn workdir() -> (tempfile::TempDir, PathBuf) {
 /// `cargo build --workspace --bins` first.
 pub fn workspace_bin(name: &str) -> PathBuf {
     let bin = profile_dir().join(name);
-    assert!(bin.is_file(), "{} missing: run `cargo build --workspace --bins` first (scripts/test does)", bin.display());
+    assert!(
+        bin.is_file(),
+        "{} missing: run `cargo build --workspace --bins` first (scripts/test does)",
+        bin.display()
+    );
     bin
 }
 
@@ -46,7 +50,11 @@ pub fn cross_bin(triple: &str, name: &str) -> PathBuf {
     let profile = profile_dir();
     let target = profile.parent().expect("target folder");
     let bin = target.join(triple).join(profile.file_name().expect("profile name")).join(name);
-    assert!(bin.is_file(), "{} missing: run `cargo build --target {triple} --bin {name}` first (scripts/test does)", bin.display());
+    assert!(
+        bin.is_file(),
+        "{} missing: run `cargo build --target {triple} --bin {name}` first (scripts/test does)",
+        bin.display()
+    );
     bin
 }
 

@@ -120,8 +120,7 @@ impl BuildCommand {
             eprintln!("warning: {}: {warning}", self.wasm.display());
         }
         let wasm = if self.strip {
-            let (stripped, report) = strip_custom_sections(&bytes)
-                .with_context(|| format!("stripping {}", self.wasm.display()))?;
+            let (stripped, report) = strip_custom_sections(&bytes).with_context(|| format!("stripping {}", self.wasm.display()))?;
             self.report(format_args!(
                 "stripped {} custom sections: {} -> {}",
                 report.sections_removed,
@@ -145,7 +144,11 @@ impl BuildCommand {
         let mut aot = Vec::new();
         for target in &self.aot {
             let artifact = wasmpack_aot::precompile(&wasm, target)?;
-            self.report(format_args!("precompiled for {}: {}", artifact.target, human_size(artifact.bytes.len() as u64)));
+            self.report(format_args!(
+                "precompiled for {}: {}",
+                artifact.target,
+                human_size(artifact.bytes.len() as u64)
+            ));
             aot.push(AotArtifact {
                 path: wasmpack_aot::artifact_path(&wasm_path, &artifact.target),
                 annotations: artifact.annotations(&wasm_digest),

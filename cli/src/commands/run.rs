@@ -63,8 +63,8 @@ impl RunCommand {
         let input = Input::detect(&self.image)?;
         let cache = if self.no_cache { None } else { LocalCache::default_location() };
         let layers = cache.as_ref().map(LocalCache::layers);
-        let workload = load(&input, self.name.as_deref(), &self.registry.options(false), layers.as_ref())
-            .with_context(|| format!("reading {}", self.image))?;
+        let workload =
+            load(&input, self.name.as_deref(), &self.registry.options(false), layers.as_ref()).with_context(|| format!("reading {}", self.image))?;
         let runner = Runner::new(TrustPolicy::load(self.trust_aot)?, cache)?;
         let prepared = runner.prepare(&workload)?;
         for warning in &prepared.warnings {
@@ -93,7 +93,11 @@ impl RunCommand {
             Ok(code) => Ok(ExitCode::from(code as u8)),
             Err(error @ (RunError::Timeout(_) | RunError::MemoryLimit { .. } | RunError::Guest(_))) => {
                 eprintln!("error: {error}");
-                let code = if matches!(error, RunError::Timeout(_)) { EXIT_TIMEOUT } else { EXIT_TRAP };
+                let code = if matches!(error, RunError::Timeout(_)) {
+                    EXIT_TIMEOUT
+                } else {
+                    EXIT_TRAP
+                };
                 Ok(ExitCode::from(code))
             }
             Err(error) => Err(error.into()),
@@ -132,9 +136,11 @@ fn parse_duration(text: &str) -> Result<Duration> {
         Some(i) => text.split_at(i),
         None => (text, "s"),
     };
-    let value: f64 = number.parse().ok().filter(|v: &f64| v.is_finite() && *v >= 0.0).with_context(|| {
-        format!("{text:?} is not a duration (500ms, 10s, 2m)")
-    })?;
+    let value: f64 = number
+        .parse()
+        .ok()
+        .filter(|v: &f64| v.is_finite() && *v >= 0.0)
+        .with_context(|| format!("{text:?} is not a duration (500ms, 10s, 2m)"))?;
     let seconds = match unit {
         "ms" => value / 1000.0,
         "s" => value,

@@ -151,10 +151,7 @@ impl Dockerfile {
             let at = |kind| Error::new(file_name, node.start_line, kind);
             match parse_node(node, escape).map_err(at)? {
                 Statement::Stage(stage) => {
-                    if let Some(earlier) = stages
-                        .iter()
-                        .find(|s| s.name.is_some() && s.name == stage.name)
-                    {
+                    if let Some(earlier) = stages.iter().find(|s| s.name.is_some() && s.name == stage.name) {
                         return Err(at(ErrorKind::DuplicateStageName {
                             name: stage.name.unwrap_or_default(),
                             first_line: earlier.line,
@@ -170,17 +167,8 @@ impl Dockerfile {
                         instruction,
                     }),
                     None => match instruction {
-                        Instruction::Arg(args) => {
-                            global_args.extend(args.into_iter().map(|arg| GlobalArg {
-                                line: node.start_line,
-                                arg,
-                            }))
-                        }
-                        other => {
-                            return Err(at(ErrorKind::InstructionBeforeFrom {
-                                keyword: other.keyword(),
-                            }))
-                        }
+                        Instruction::Arg(args) => global_args.extend(args.into_iter().map(|arg| GlobalArg { line: node.start_line, arg })),
+                        other => return Err(at(ErrorKind::InstructionBeforeFrom { keyword: other.keyword() })),
                     },
                 },
             }
@@ -239,9 +227,7 @@ fn parse_node(node: &Node, escape: char) -> Result<Statement, ErrorKind> {
         "COPY" => parse_copy(node, escape)?,
         "ENTRYPOINT" => Instruction::Entrypoint(parse_command("ENTRYPOINT", node)?),
         "CMD" => Instruction::Cmd(parse_command("CMD", node)?),
-        known if KNOWN_KEYWORDS.contains(&known) => {
-            return Err(ErrorKind::UnsupportedInstruction { keyword })
-        }
+        known if KNOWN_KEYWORDS.contains(&known) => return Err(ErrorKind::UnsupportedInstruction { keyword }),
         _ => {
             return Err(ErrorKind::UnknownInstruction {
                 keyword: node.keyword.clone(),
@@ -263,10 +249,7 @@ fn invalid_arguments(keyword: &'static str, node: &Node, problem: &str) -> Error
 /// Arguments split on whitespace, quotes not special (FROM; COPY in shell
 /// form), as BuildKit does.
 fn whitespace_separated(text: &str) -> Vec<String> {
-    text.split(is_separator)
-        .filter(|word| !word.is_empty())
-        .map(str::to_string)
-        .collect()
+    text.split(is_separator).filter(|word| !word.is_empty()).map(str::to_string).collect()
 }
 
 fn parse_from(node: &Node) -> Result<Stage, ErrorKind> {
@@ -310,11 +293,7 @@ fn parse_arg(node: &Node, escape: char) -> Result<Instruction, ErrorKind> {
     parse_flags("ARG", node, &[], &[])?;
     let words = split_words(&node.args, escape);
     if words.is_empty() {
-        return Err(invalid_arguments(
-            "ARG",
-            node,
-            "expected ARG <name>[=<default>] ...",
-        ));
+        return Err(invalid_arguments("ARG", node, "expected ARG <name>[=<default>] ..."));
     }
     let decls = words
         .into_iter()
@@ -324,11 +303,7 @@ fn parse_arg(node: &Node, escape: char) -> Result<Instruction, ErrorKind> {
                 None => (word.clone(), None),
             };
             if name.is_empty() {
-                return Err(invalid_arguments(
-                    "ARG",
-                    node,
-                    "an ARG name cannot be empty",
-                ));
+                return Err(invalid_arguments("ARG", node, "an ARG name cannot be empty"));
             }
             Ok(ArgDecl { name, default })
         })
@@ -338,19 +313,11 @@ fn parse_arg(node: &Node, escape: char) -> Result<Instruction, ErrorKind> {
 
 /// ENV and LABEL: `name=value ...`, or the legacy `name value` form (one
 /// pair; the value is the rest of the line) when the first word has no `=`.
-fn parse_pairs(
-    keyword: &'static str,
-    node: &Node,
-    escape: char,
-) -> Result<Vec<(String, String)>, ErrorKind> {
+fn parse_pairs(keyword: &'static str, node: &Node, escape: char) -> Result<Vec<(String, String)>, ErrorKind> {
     parse_flags(keyword, node, &[], &[])?;
     let words = split_words(&node.args, escape);
     let Some(first) = words.first() else {
-        return Err(invalid_arguments(
-            keyword,
-            node,
-            "expected <name>=<value> ...",
-        ));
+        return Err(invalid_arguments(keyword, node, "expected <name>=<value> ..."));
     };
     if !first.contains('=') {
         let (name, value) = split_first_word(&node.args);
@@ -384,11 +351,7 @@ fn parse_pairs(
 fn parse_workdir(node: &Node) -> Result<Instruction, ErrorKind> {
     parse_flags("WORKDIR", node, &[], &[])?;
     if node.args.is_empty() {
-        return Err(invalid_arguments(
-            "WORKDIR",
-            node,
-            "expected WORKDIR <path>",
-        ));
+        return Err(invalid_arguments("WORKDIR", node, "expected WORKDIR <path>"));
     }
     Ok(Instruction::Workdir(node.args.clone()))
 }
@@ -420,9 +383,7 @@ fn parse_run(node: &Node) -> Result<Instruction, ErrorKind> {
         }
     };
     let command = command_form(node);
-    if matches!(&command, ShellOrExec::Shell(s) if s.is_empty())
-        || matches!(&command, ShellOrExec::Exec(argv) if argv.is_empty())
-    {
+    if matches!(&command, ShellOrExec::Shell(s) if s.is_empty()) || matches!(&command, ShellOrExec::Exec(argv) if argv.is_empty()) {
         return Err(invalid_arguments("RUN", node, "expected a command to run"));
     }
     Ok(Instruction::Run(Run {
@@ -439,11 +400,7 @@ fn parse_command(keyword: &'static str, node: &Node) -> Result<ShellOrExec, Erro
     parse_flags(keyword, node, &[], &[])?;
     let command = command_form(node);
     if command == ShellOrExec::Shell(String::new()) {
-        return Err(invalid_arguments(
-            keyword,
-            node,
-            "expected a command; write [] to clear it",
-        ));
+        return Err(invalid_arguments(keyword, node, "expected a command; write [] to clear it"));
     }
     Ok(command)
 }
@@ -464,41 +421,24 @@ fn parse_copy(node: &Node, escape: char) -> Result<Instruction, ErrorKind> {
         Some(words) => words.clone(),
         None => whitespace_separated(&node.args),
     };
-    let Some((dest, sources)) = words
-        .split_last()
-        .filter(|(_, sources)| !sources.is_empty())
-    else {
-        return Err(invalid_arguments(
-            "COPY",
-            node,
-            "expected COPY <source>... <destination>",
-        ));
+    let Some((dest, sources)) = words.split_last().filter(|(_, sources)| !sources.is_empty()) else {
+        return Err(invalid_arguments("COPY", node, "expected COPY <source>... <destination>"));
     };
     if parser::parse_heredoc_marker(dest).is_some() {
-        return Err(invalid_arguments(
-            "COPY",
-            node,
-            "the destination cannot be a heredoc",
-        ));
+        return Err(invalid_arguments("COPY", node, "the destination cannot be a heredoc"));
     }
 
     let mut paths = Vec::new();
     let mut heredocs = Vec::new();
     for source in sources {
-        let heredoc = parser::parse_heredoc_marker(source)
-            .and_then(|marker| node.heredocs.iter().find(|h| h.name == marker.name));
+        let heredoc = parser::parse_heredoc_marker(source).and_then(|marker| node.heredocs.iter().find(|h| h.name == marker.name));
         match heredoc {
             Some(heredoc) => heredocs.push(heredoc.clone()),
             None => paths.push(source.clone()),
         }
     }
 
-    let non_empty = |name| {
-        flags
-            .value(name)
-            .filter(|v| !v.is_empty())
-            .map(str::to_string)
-    };
+    let non_empty = |name| flags.value(name).filter(|v| !v.is_empty()).map(str::to_string);
     let from = non_empty("from");
     if let Some(from) = &from {
         // The stage graph must be known before any expansion, so BuildKit
@@ -539,27 +479,15 @@ struct Flags(Vec<(&'static str, String)>);
 
 impl Flags {
     fn value(&self, name: &str) -> Option<&str> {
-        self.0
-            .iter()
-            .find(|(n, _)| *n == name)
-            .map(|(_, v)| v.as_str())
+        self.0.iter().find(|(n, _)| *n == name).map(|(_, v)| v.as_str())
     }
 
     fn values(&self, name: &str) -> Vec<String> {
-        self.0
-            .iter()
-            .filter(|(n, _)| *n == name)
-            .map(|(_, v)| v.clone())
-            .collect()
+        self.0.iter().filter(|(n, _)| *n == name).map(|(_, v)| v.clone()).collect()
     }
 }
 
-fn parse_flags(
-    keyword: &'static str,
-    node: &Node,
-    known: &[(&'static str, FlagKind)],
-    not_supported_yet: &[&str],
-) -> Result<Flags, ErrorKind> {
+fn parse_flags(keyword: &'static str, node: &Node, known: &[(&'static str, FlagKind)], not_supported_yet: &[&str]) -> Result<Flags, ErrorKind> {
     let mut flags = Flags(Vec::new());
     for raw in &node.flags {
         let body = raw.strip_prefix("--").unwrap_or(raw);
@@ -656,17 +584,11 @@ mod tests {
     fn instructions(text: &str) -> Vec<Instruction> {
         let dockerfile = parse_ok(text);
         assert_eq!(dockerfile.stages.len(), 1);
-        dockerfile.stages[0]
-            .instructions
-            .iter()
-            .map(|i| i.instruction.clone())
-            .collect()
+        dockerfile.stages[0].instructions.iter().map(|i| i.instruction.clone()).collect()
     }
 
     fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
-        list.iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
+        list.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
     }
 
     /// Docker's Rust-to-wasm walkthrough, in the shape its guide uses.
@@ -675,22 +597,12 @@ mod tests {
     #[test]
     fn rust_to_wasm_walkthrough() {
         let dockerfile = parse_ok(RUST_WASM_WALKTHROUGH);
-        assert_eq!(
-            dockerfile.directives.syntax.as_deref(),
-            Some("docker/dockerfile:1")
-        );
+        assert_eq!(dockerfile.directives.syntax.as_deref(), Some("docker/dockerfile:1"));
         assert!(dockerfile.global_args.is_empty());
         let heads: Vec<_> = dockerfile
             .stages
             .iter()
-            .map(|s| {
-                (
-                    s.name.as_deref(),
-                    s.from.as_str(),
-                    s.platform.as_deref(),
-                    s.line,
-                )
-            })
+            .map(|s| (s.name.as_deref(), s.from.as_str(), s.platform.as_deref(), s.line))
             .collect();
         assert_eq!(
             heads,
@@ -715,10 +627,7 @@ mod tests {
 
         let build = &dockerfile.stages[1].instructions;
         assert_eq!(build.len(), 3);
-        assert_eq!(
-            build[2].source,
-            "RUN cargo build --target wasm32-wasi --release"
-        );
+        assert_eq!(build[2].source, "RUN cargo build --target wasm32-wasi --release");
 
         let last = &dockerfile.stages[2].instructions;
         assert_eq!(
@@ -753,10 +662,7 @@ mod tests {
                 network: Network::Default,
             })
         );
-        assert_eq!(
-            dockerfile.stages[0].instructions[1].instruction,
-            Instruction::Workdir("/x".into())
-        );
+        assert_eq!(dockerfile.stages[0].instructions[1].instruction, Instruction::Workdir("/x".into()));
     }
 
     #[test]
@@ -767,14 +673,7 @@ mod tests {
             .iter()
             .map(|g| (g.line, g.arg.name.as_str(), g.arg.default.as_deref()))
             .collect();
-        assert_eq!(
-            globals,
-            [
-                (1, "A", None),
-                (1, "B", Some("\"two words\"")),
-                (2, "C", Some(""))
-            ]
-        );
+        assert_eq!(globals, [(1, "A", None), (1, "B", Some("\"two words\"")), (2, "C", Some(""))]);
         assert_eq!(
             dockerfile.stages[0].instructions[0].instruction,
             Instruction::Arg(vec![
@@ -804,10 +703,7 @@ mod tests {
             [
                 Instruction::Env(pairs(&[("A", "1"), ("B", "\"x y\""), ("C", "z\\ w")])),
                 Instruction::Env(pairs(&[("LEGACY", "some value  here")])),
-                Instruction::Label(pairs(&[
-                    ("org.opencontainers.image.title", "\"hello\""),
-                    ("version", "1")
-                ])),
+                Instruction::Label(pairs(&[("org.opencontainers.image.title", "\"hello\""), ("version", "1")])),
                 Instruction::Label(pairs(&[("legacy", "spaced value")])),
             ]
         );
@@ -827,10 +723,7 @@ mod tests {
             parse_err("FROM x\nLABEL =v\n"),
             "Dockerfile:2: LABEL \"=v\": the name before '=' cannot be empty"
         );
-        assert_eq!(
-            parse_err("FROM x\nENV\n"),
-            "Dockerfile:2: ENV \"\": expected <name>=<value> ..."
-        );
+        assert_eq!(parse_err("FROM x\nENV\n"), "Dockerfile:2: ENV \"\": expected <name>=<value> ...");
     }
 
     #[test]
@@ -847,10 +740,7 @@ mod tests {
                 Instruction::Run(Run {
                     command: ShellOrExec::Shell("cargo build".into()),
                     heredocs: vec![],
-                    mounts: vec![
-                        "type=cache,target=/root/.cargo".into(),
-                        "type=bind,source=.".into()
-                    ],
+                    mounts: vec!["type=cache,target=/root/.cargo".into(), "type=bind,source=.".into()],
                     network: Network::None,
                 }),
                 Instruction::Run(Run {
@@ -883,10 +773,7 @@ mod tests {
             parse_err("FROM x\nRUN --mnt=type=cache true\n"),
             "Dockerfile:2: unknown flag \"--mnt\" on RUN: did you mean --mount?"
         );
-        assert_eq!(
-            parse_err("FROM x\nRUN\n"),
-            "Dockerfile:2: RUN \"\": expected a command to run"
-        );
+        assert_eq!(parse_err("FROM x\nRUN\n"), "Dockerfile:2: RUN \"\": expected a command to run");
         assert_eq!(
             parse_err("FROM x\nRUN --network=none --network=host true\n"),
             "Dockerfile:2: flag \"--network\" on RUN: given more than once"
@@ -949,18 +836,8 @@ mod tests {
             panic!("{parsed:?}");
         };
         assert_eq!(copy.sources, ["real.txt"]);
-        let heredocs: Vec<_> = copy
-            .heredocs
-            .iter()
-            .map(|h| (h.name.as_str(), h.content.as_str(), h.expand))
-            .collect();
-        assert_eq!(
-            heredocs,
-            [
-                ("one.txt", "first $A\n", true),
-                ("two.txt", "second $A\n", false)
-            ]
-        );
+        let heredocs: Vec<_> = copy.heredocs.iter().map(|h| (h.name.as_str(), h.content.as_str(), h.expand)).collect();
+        assert_eq!(heredocs, [("one.txt", "first $A\n", true), ("two.txt", "second $A\n", false)]);
     }
 
     #[test]
@@ -1023,10 +900,7 @@ mod tests {
             parse_err("FROM x\nworkdri /a\n"),
             "Dockerfile:2: unknown instruction \"workdri\": did you mean workdir?"
         );
-        assert_eq!(
-            parse_err("FROM x\nFROBNICATE\n"),
-            "Dockerfile:2: unknown instruction \"FROBNICATE\""
-        );
+        assert_eq!(parse_err("FROM x\nFROBNICATE\n"), "Dockerfile:2: unknown instruction \"FROBNICATE\"");
     }
 
     #[test]
@@ -1080,19 +954,12 @@ mod tests {
 
     #[test]
     fn flags_on_instructions_without_flags() {
-        assert_eq!(
-            parse_err("FROM a\nWORKDIR --x=1 /a\n"),
-            "Dockerfile:2: unknown flag \"--x\" on WORKDIR"
-        );
+        assert_eq!(parse_err("FROM a\nWORKDIR --x=1 /a\n"), "Dockerfile:2: unknown flag \"--x\" on WORKDIR");
     }
 
     #[test]
     fn errors_report_the_first_line_of_a_continued_instruction() {
-        let err = Dockerfile::parse(
-            "build/Dockerfile.wasm",
-            "FROM a\nRUN true\nCOPY \\\n  --bogus \\\n  a b\n",
-        )
-        .unwrap_err();
+        let err = Dockerfile::parse("build/Dockerfile.wasm", "FROM a\nRUN true\nCOPY \\\n  --bogus \\\n  a b\n").unwrap_err();
         assert_eq!(err.file, "build/Dockerfile.wasm");
         assert_eq!(err.line, 3);
     }

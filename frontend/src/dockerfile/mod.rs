@@ -16,10 +16,7 @@ pub mod parser;
 pub mod scope;
 
 pub use expand::{split_words, ExpandError, Lexer, Variables};
-pub use instructions::{
-    ArgDecl, Copy, Dockerfile, GlobalArg, Instruction, LocatedInstruction, Network, Run,
-    ShellOrExec, Stage,
-};
+pub use instructions::{ArgDecl, Copy, Dockerfile, GlobalArg, Instruction, LocatedInstruction, Network, Run, ShellOrExec, Stage};
 pub use parser::{Directives, Heredoc, Node, ParsedFile};
 pub use scope::{AutomaticArgs, GlobalScope, Platform, StageBase, StageExpander};
 
@@ -56,10 +53,7 @@ pub enum ErrorKind {
     #[error("{text}: a JSON (exec form) array must contain only strings")]
     JsonNotStrings { text: String },
     #[error("unknown instruction {keyword:?}{}", did_you_mean(suggestion))]
-    UnknownInstruction {
-        keyword: String,
-        suggestion: Option<String>,
-    },
+    UnknownInstruction { keyword: String, suggestion: Option<String> },
     #[error("instruction {keyword} is not supported yet")]
     UnsupportedInstruction { keyword: String },
     #[error("unknown flag {flag:?} on {keyword}{}", did_you_mean(suggestion))]
@@ -71,17 +65,9 @@ pub enum ErrorKind {
     #[error("flag {flag:?} on {keyword} is not supported yet")]
     UnsupportedFlag { keyword: &'static str, flag: String },
     #[error("flag {flag:?} on {keyword}: {problem}")]
-    InvalidFlag {
-        keyword: &'static str,
-        flag: String,
-        problem: String,
-    },
+    InvalidFlag { keyword: &'static str, flag: String, problem: String },
     #[error("{keyword} {text:?}: {problem}")]
-    InvalidArguments {
-        keyword: &'static str,
-        text: String,
-        problem: String,
-    },
+    InvalidArguments { keyword: &'static str, text: String, problem: String },
     #[error(
         "invalid stage name {name:?}: it must start with a letter and contain only \
          letters, digits, '-', '_' and '.'"
@@ -100,10 +86,7 @@ pub enum ErrorKind {
 }
 
 fn did_you_mean(suggestion: &Option<String>) -> String {
-    suggestion
-        .as_ref()
-        .map(|s| format!(": did you mean {s}?"))
-        .unwrap_or_default()
+    suggestion.as_ref().map(|s| format!(": did you mean {s}?")).unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -194,18 +177,7 @@ mod tests {
         "\0",
     ];
 
-    const KEYWORDS: &[&str] = &[
-        "FROM",
-        "ARG",
-        "ENV",
-        "LABEL",
-        "WORKDIR",
-        "RUN",
-        "COPY",
-        "CMD",
-        "ENTRYPOINT",
-        "run",
-    ];
+    const KEYWORDS: &[&str] = &["FROM", "ARG", "ENV", "LABEL", "WORKDIR", "RUN", "COPY", "CMD", "ENTRYPOINT", "run"];
 
     fn random_fragments(rng: &mut Rng, max: usize, text: &mut String) {
         for _ in 0..rng.below(max) {
@@ -272,20 +244,9 @@ mod tests {
             exercise(&random_input(&mut rng));
         }
         // Inputs a generator is unlikely to assemble.
-        exercise(&format!(
-            "FROM a\nRUN {}x{}",
-            "${A:-".repeat(100_000),
-            "}".repeat(100_000)
-        ));
-        exercise(&format!(
-            "FROM a\nCMD {}{}",
-            "[".repeat(100_000),
-            "]".repeat(100_000)
-        ));
+        exercise(&format!("FROM a\nRUN {}x{}", "${A:-".repeat(100_000), "}".repeat(100_000)));
+        exercise(&format!("FROM a\nCMD {}{}", "[".repeat(100_000), "]".repeat(100_000)));
         exercise(&format!("FROM a\nRUN x{}", " \\\n".repeat(50_000)));
-        exercise(&format!(
-            "FROM a\nONBUILD {}RUN <<E\nE\n",
-            "ONBUILD ".repeat(10_000)
-        ));
+        exercise(&format!("FROM a\nONBUILD {}RUN <<E\nE\n", "ONBUILD ".repeat(10_000)));
     }
 }

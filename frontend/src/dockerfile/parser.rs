@@ -196,13 +196,8 @@ fn parse_directives(reader: &mut LineReader) -> Result<Directives, (usize, Error
 
 /// `# key = value` with a known key, as (lowercase key, value).
 fn directive(line: &str) -> Option<(String, String)> {
-    let body = trim_newline(line)
-        .trim_start()
-        .strip_prefix('#')?
-        .trim_start();
-    let key_end = body
-        .find(|c: char| !c.is_ascii_alphanumeric())
-        .unwrap_or(body.len());
+    let body = trim_newline(line).trim_start().strip_prefix('#')?.trim_start();
+    let key_end = body.find(|c: char| !c.is_ascii_alphanumeric()).unwrap_or(body.len());
     let key = &body[..key_end];
     if !key.starts_with(|c: char| c.is_ascii_alphabetic()) {
         return None;
@@ -256,11 +251,7 @@ fn node_from_line(line: &str, escape: char) -> Result<Node, ErrorKind> {
     let (keyword, rest) = split_first_word(source);
     let (flags, args) = extract_flags(rest, escape);
     let args = args.trim();
-    let json_args = if takes_json_form(keyword) {
-        parse_json_array(args)?
-    } else {
-        None
-    };
+    let json_args = if takes_json_form(keyword) { parse_json_array(args)? } else { None };
     Ok(Node {
         start_line: 0,
         end_line: 0,
@@ -290,9 +281,7 @@ fn parse_json_array(args: &str) -> Result<Option<Vec<String>>, ErrorKind> {
         .into_iter()
         .map(|value| match value {
             serde_json::Value::String(s) => Ok(s),
-            _ => Err(ErrorKind::JsonNotStrings {
-                text: args.to_string(),
-            }),
+            _ => Err(ErrorKind::JsonNotStrings { text: args.to_string() }),
         })
         .collect::<Result<Vec<_>, _>>()
         .map(Some)
@@ -360,9 +349,7 @@ fn accepts_heredocs(node: &Node, escape: char) -> Result<bool, ErrorKind> {
     } else {
         (node.keyword.clone(), node.json_args.is_some())
     };
-    let takes_heredocs = ["run", "copy", "add"]
-        .iter()
-        .any(|k| keyword.eq_ignore_ascii_case(k));
+    let takes_heredocs = ["run", "copy", "add"].iter().any(|k| keyword.eq_ignore_ascii_case(k));
     Ok(takes_heredocs && !json_form)
 }
 
@@ -378,10 +365,7 @@ fn heredoc_markers(line: &str) -> Vec<Heredoc> {
     let Ok(words) = lexer.expand_words(line, &Variables::new()) else {
         return Vec::new();
     };
-    words
-        .iter()
-        .filter_map(|word| parse_heredoc_marker(word))
-        .collect()
+    words.iter().filter_map(|word| parse_heredoc_marker(word)).collect()
 }
 
 /// Reads a marker such as `<<EOF`, `<<-'EOF'`, `3<<"E"OF` or `<< EOF`;
@@ -389,9 +373,7 @@ fn heredoc_markers(line: &str) -> Vec<Heredoc> {
 /// Heredoc markers always use `\` as escape character, whatever the escape
 /// directive says.
 pub(crate) fn parse_heredoc_marker(word: &str) -> Option<Heredoc> {
-    let digits_end = word
-        .find(|c: char| !c.is_ascii_digit())
-        .unwrap_or(word.len());
+    let digits_end = word.find(|c: char| !c.is_ascii_digit()).unwrap_or(word.len());
     let rest = word[digits_end..].strip_prefix("<<")?;
     let (strip_tabs, rest) = match rest.strip_prefix('-') {
         Some(rest) => (true, rest),
@@ -412,12 +394,7 @@ pub(crate) fn parse_heredoc_marker(word: &str) -> Option<Heredoc> {
         return None;
     };
     // Lexing again with quotes kept tells whether any part was quoted.
-    let raw_words = Lexer {
-        keep_quotes: true,
-        ..lexer
-    }
-    .expand_words(rest, &vars)
-    .ok()?;
+    let raw_words = Lexer { keep_quotes: true, ..lexer }.expand_words(rest, &vars).ok()?;
     let [raw_name] = raw_words.as_slice() else {
         return None;
     };
@@ -441,10 +418,7 @@ fn read_heredoc_body(reader: &mut LineReader, marker: Heredoc) -> Result<Heredoc
         }
         if candidate == marker.name {
             if marker.strip_tabs {
-                content = content
-                    .split_inclusive('\n')
-                    .map(|l| l.trim_start_matches('\t'))
-                    .collect();
+                content = content.split_inclusive('\n').map(|l| l.trim_start_matches('\t')).collect();
             }
             return Ok(Heredoc { content, ..marker });
         }
@@ -472,8 +446,7 @@ mod tests {
 
     #[test]
     fn directives_at_the_top() {
-        let parsed =
-            parse_ok("# syntax=docker/dockerfile:1\n#Escape = `\n# check=skip=all\nFROM a\n");
+        let parsed = parse_ok("# syntax=docker/dockerfile:1\n#Escape = `\n# check=skip=all\nFROM a\n");
         assert_eq!(
             parsed.directives,
             Directives {
@@ -509,12 +482,7 @@ mod tests {
         );
         let err = parse("Dockerfile", "# syntax=a\n# syntax=b\nFROM a\n").unwrap_err();
         assert_eq!(err.line, 2);
-        assert_eq!(
-            err.kind,
-            ErrorKind::DuplicateDirective {
-                name: "syntax".into()
-            }
-        );
+        assert_eq!(err.kind, ErrorKind::DuplicateDirective { name: "syntax".into() });
     }
 
     #[test]
@@ -548,10 +516,7 @@ mod tests {
     fn backtick_escape_directive() {
         let parsed = parse_ok("# escape=`\nFROM a\nRUN dir C:\\ `\n  /w\nCOPY --chown=a`:b x y\n");
         assert_eq!(parsed.nodes[1].args, "dir C:\\   /w");
-        assert_eq!(
-            (parsed.nodes[1].start_line, parsed.nodes[1].end_line),
-            (3, 4)
-        );
+        assert_eq!((parsed.nodes[1].start_line, parsed.nodes[1].end_line), (3, 4));
         assert_eq!(parsed.nodes[2].flags, ["--chown=a:b"]);
     }
 
@@ -565,12 +530,8 @@ mod tests {
 
     #[test]
     fn flags_are_taken_off_the_front() {
-        let node =
-            only_node("COPY --link --from=build --chmod=755 --chown=\"a b\" -- --odd /dst\n");
-        assert_eq!(
-            node.flags,
-            ["--link", "--from=build", "--chmod=755", "--chown=a b"]
-        );
+        let node = only_node("COPY --link --from=build --chmod=755 --chown=\"a b\" -- --odd /dst\n");
+        assert_eq!(node.flags, ["--link", "--from=build", "--chmod=755", "--chown=a b"]);
         assert_eq!(node.args, "--odd /dst");
         let node = only_node("FROM --platform=$BUILDPLATFORM rust AS b\n");
         assert_eq!(node.flags, ["--platform=$BUILDPLATFORM"]);
@@ -587,16 +548,7 @@ mod tests {
             "ENV A=[\"b\"]\n",
         ));
         let forms: Vec<_> = parsed.nodes.iter().map(|n| n.json_args.clone()).collect();
-        assert_eq!(
-            forms,
-            [
-                Some(vec!["/hello.wasm".to_string(), "--x".to_string()]),
-                None,
-                None,
-                None,
-                None
-            ]
-        );
+        assert_eq!(forms, [Some(vec!["/hello.wasm".to_string(), "--x".to_string()]), None, None, None, None]);
         assert_eq!(parsed.nodes[1].args, "[\"unterminated\"");
     }
 
@@ -631,21 +583,14 @@ mod tests {
     fn heredoc_body_is_not_parsed() {
         let parsed = parse_ok("RUN <<EOF\n# not a comment\nFROM nope \\\nEOF\nRUN after\n");
         assert_eq!(parsed.nodes.len(), 2);
-        assert_eq!(
-            parsed.nodes[0].heredocs[0].content,
-            "# not a comment\nFROM nope \\\n"
-        );
+        assert_eq!(parsed.nodes[0].heredocs[0].content, "# not a comment\nFROM nope \\\n");
         assert_eq!(parsed.nodes[1].start_line, 5);
     }
 
     #[test]
     fn several_heredocs_on_one_line() {
         let node = only_node("COPY <<X <<Y /dest/\nY\nX\nX\nY\n");
-        let bodies: Vec<_> = node
-            .heredocs
-            .iter()
-            .map(|h| (h.name.as_str(), h.content.as_str()))
-            .collect();
+        let bodies: Vec<_> = node.heredocs.iter().map(|h| (h.name.as_str(), h.content.as_str())).collect();
         assert_eq!(bodies, [("X", "Y\n"), ("Y", "X\n")]);
         assert_eq!(node.end_line, 5);
     }
@@ -729,8 +674,7 @@ mod tests {
 
     #[test]
     fn byte_order_mark_and_crlf() {
-        let parsed =
-            parse_ok("\u{feff}# escape=`\r\nFROM a `\r\n  AS b\r\nRUN <<EOF\r\nx\r\nEOF\r\n");
+        let parsed = parse_ok("\u{feff}# escape=`\r\nFROM a `\r\n  AS b\r\nRUN <<EOF\r\nx\r\nEOF\r\n");
         assert_eq!(parsed.directives.escape, '`');
         assert_eq!(parsed.nodes[0].args, "a   AS b");
         assert_eq!(parsed.nodes[1].heredocs[0].content, "x\r\n");

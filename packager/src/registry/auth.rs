@@ -27,9 +27,7 @@ pub fn credentials(registry: &str) -> Result<RegistryAuth, RegistryError> {
         Ok(DockerCredential::IdentityToken(_)) => Err(failed(
             "the Docker config holds an identity token, which wasmpack cannot use yet; log in with a username and password or token".into(),
         )),
-        Err(CredentialRetrievalError::NoCredentialConfigured | CredentialRetrievalError::ConfigNotFound) => {
-            Ok(RegistryAuth::Anonymous)
-        }
+        Err(CredentialRetrievalError::NoCredentialConfigured | CredentialRetrievalError::ConfigNotFound) => Ok(RegistryAuth::Anonymous),
         // The crate says the same for a missing and a malformed file; only
         // the missing one means "no credentials".
         Err(CredentialRetrievalError::ConfigReadError) => match config_file() {

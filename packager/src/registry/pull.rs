@@ -30,9 +30,7 @@ pub async fn pull_image(reference: &str, platform: Option<&Platform>, options: &
     let (mut bytes, mut digest) = fetch_manifest(&session, &session.reference).await?;
     let mut media_type = media_type_of(&bytes);
     let mut chosen_platform = None;
-    if media_type == MediaType::ImageIndex.to_string()
-        || media_type == "application/vnd.docker.distribution.manifest.list.v2+json"
-    {
+    if media_type == MediaType::ImageIndex.to_string() || media_type == "application/vnd.docker.distribution.manifest.list.v2+json" {
         let index: ImageIndex = serde_json::from_slice(&bytes).map_err(|e| content(format!("image index: {e}")))?;
         let entry = choose(index.manifests(), platform)
             .ok_or_else(|| content("the image index has no manifest for a wasm platform".into()))?

@@ -45,12 +45,7 @@ pub async fn push_owned_image(mut image: Image, reference: &str, options: &Regis
 
 /// The push itself; `body(blob, index)` gives the bytes of the index-th
 /// blob of `image.blobs()`, asked for only when the registry lacks it.
-async fn push(
-    image: &Image,
-    body: impl Fn(&Blob, usize) -> Bytes,
-    reference: &str,
-    options: &RegistryOptions,
-) -> Result<PushReport, RegistryError> {
+async fn push(image: &Image, body: impl Fn(&Blob, usize) -> Bytes, reference: &str, options: &RegistryOptions) -> Result<PushReport, RegistryError> {
     let session = Session::open(reference, options)?;
     let target = &session.reference;
     let client = &session.client;

@@ -47,9 +47,8 @@ fn parse_common(s: &str) -> Option<Reference> {
         None => (rest, None),
     };
     if let Some(tag) = tag {
-        let ok = (1..=128).contains(&tag.len())
-            && tag.bytes().all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b))
-            && !tag.starts_with(['.', '-']);
+        let ok =
+            (1..=128).contains(&tag.len()) && tag.bytes().all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b)) && !tag.starts_with(['.', '-']);
         if !ok {
             return None;
         }
@@ -92,12 +91,7 @@ fn is_domain(d: &str) -> bool {
         Some((host, port)) => (host, Some(port)),
         None => (d, None),
     };
-    let label_ok = |l: &str| {
-        !l.is_empty()
-            && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
-            && !l.starts_with('-')
-            && !l.ends_with('-')
-    };
+    let label_ok = |l: &str| !l.is_empty() && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') && !l.starts_with('-') && !l.ends_with('-');
     host.split('.').all(label_ok) && port.is_none_or(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
 }
 
@@ -207,8 +201,29 @@ mod tests {
     #[test]
     fn generated_references_agree_with_oci_spec() {
         let pieces = [
-            "a", "b", "z", "0", "9", "A", "Z", ".", "_", "__", "-", "--", "/", ":", "@", "5000", "localhost",
-            "docker.io", "index.docker.io", "library", "sha256:", SHA256, "é",
+            "a",
+            "b",
+            "z",
+            "0",
+            "9",
+            "A",
+            "Z",
+            ".",
+            "_",
+            "__",
+            "-",
+            "--",
+            "/",
+            ":",
+            "@",
+            "5000",
+            "localhost",
+            "docker.io",
+            "index.docker.io",
+            "library",
+            "sha256:",
+            SHA256,
+            "é",
         ];
         let mut state = 0x2545_f491_4f6c_dd1d_u64;
         let mut next = move || {
@@ -230,6 +245,9 @@ mod tests {
                 assert!(!s.is_ascii(), "{s:?} is valid ({reference}) but was not handled");
             }
         }
-        assert!(handled > total / 50, "the generator should produce valid references too: {handled}/{total}");
+        assert!(
+            handled > total / 50,
+            "the generator should produce valid references too: {handled}/{total}"
+        );
     }
 }

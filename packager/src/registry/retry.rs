@@ -34,11 +34,7 @@ where
 pub fn is_transient(error: &OciDistributionError) -> bool {
     match error {
         OciDistributionError::RequestError(e) => {
-            e.is_connect()
-                || e.is_timeout()
-                || e.is_request()
-                || e.is_body()
-                || e.status().is_some_and(|s| s.is_server_error())
+            e.is_connect() || e.is_timeout() || e.is_request() || e.is_body() || e.status().is_some_and(|s| s.is_server_error())
         }
         OciDistributionError::ServerError { code, .. } => *code >= 500,
         OciDistributionError::IoError(_) => true,

@@ -16,17 +16,9 @@ pub enum WasmError {
     #[error("{path}: not a wasm binary (no \\0asm magic at the start)")]
     NotWasm { path: PathBuf },
     #[error("{path}: truncated wasm binary: {message} at byte {offset}")]
-    Truncated {
-        path: PathBuf,
-        message: String,
-        offset: u64,
-    },
+    Truncated { path: PathBuf, message: String, offset: u64 },
     #[error("{path}: invalid wasm: {message} at byte {offset}")]
-    Invalid {
-        path: PathBuf,
-        message: String,
-        offset: u64,
-    },
+    Invalid { path: PathBuf, message: String, offset: u64 },
 }
 
 /// A core module or a component-model component.
@@ -64,12 +56,8 @@ impl WasmFacts {
     pub fn start_warning(&self) -> Option<&'static str> {
         match (self.has_start, self.kind) {
             (true, _) => None,
-            (false, WasmKind::Module) => {
-                Some("module exports no `_start`: WASI runtimes cannot run it as a command")
-            }
-            (false, WasmKind::Component) => {
-                Some("component exports no `wasi:cli/run`: WASI runtimes cannot run it as a command")
-            }
+            (false, WasmKind::Module) => Some("module exports no `_start`: WASI runtimes cannot run it as a command"),
+            (false, WasmKind::Component) => Some("component exports no `wasi:cli/run`: WASI runtimes cannot run it as a command"),
         }
     }
 }
@@ -79,9 +67,7 @@ const MAGIC: &[u8; 4] = b"\0asm";
 /// Validates `bytes` (read from `path`, named in errors) and returns its facts.
 pub fn validate(path: &Path, bytes: &[u8]) -> Result<WasmFacts, WasmError> {
     if bytes.len() < MAGIC.len() || &bytes[..MAGIC.len()] != MAGIC {
-        return Err(WasmError::NotWasm {
-            path: path.to_path_buf(),
-        });
+        return Err(WasmError::NotWasm { path: path.to_path_buf() });
     }
     let classify = |err: wasmparser::BinaryReaderError| {
         let message = err.message().to_string();
@@ -117,7 +103,10 @@ fn facts(bytes: &[u8]) -> wasmparser::Result<WasmFacts> {
     while let wasmparser::Chunk::Parsed { payload, consumed } = parser.parse(&bytes[offset..], true)? {
         offset += consumed;
         match payload {
-            Payload::Version { encoding: Encoding::Component, .. } => kind = WasmKind::Component,
+            Payload::Version {
+                encoding: Encoding::Component,
+                ..
+            } => kind = WasmKind::Component,
             Payload::ImportSection(section) => {
                 for import in section.into_imports() {
                     imports.push(import?.module.to_string());
@@ -140,8 +129,7 @@ fn facts(bytes: &[u8]) -> wasmparser::Result<WasmFacts> {
             }
             // Only the outer binary's imports and exports say how it runs:
             // nested modules and components are skipped whole.
-            Payload::ModuleSection { unchecked_range, .. }
-            | Payload::ComponentSection { unchecked_range, .. } => {
+            Payload::ModuleSection { unchecked_range, .. } | Payload::ComponentSection { unchecked_range, .. } => {
                 offset = unchecked_range.end as usize;
             }
             // Function bodies say nothing about imports or exports.
@@ -155,10 +143,7 @@ fn facts(bytes: &[u8]) -> wasmparser::Result<WasmFacts> {
     }
     imports.sort();
     imports.dedup();
-    let wasi = if imports
-        .iter()
-        .any(|m| m == "wasi_snapshot_preview1" || m == "wasi_unstable")
-    {
+    let wasi = if imports.iter().any(|m| m == "wasi_snapshot_preview1" || m == "wasi_unstable") {
         Some(WasiVersion::Preview1)
     } else if imports.iter().any(|m| m.starts_with("wasi:")) {
         Some(WasiVersion::Preview2)
@@ -257,10 +242,7 @@ pub(crate) mod tests {
     #[test]
     fn rejects_an_invalid_module_with_the_reason() {
         // Well-formed binary, but the function returns an i64 where i32 is declared.
-        let bytes = wat::parse_str(
-            r#"(module (func (result i32) i64.const 1))"#,
-        )
-        .unwrap();
+        let bytes = wat::parse_str(r#"(module (func (result i32) i64.const 1))"#).unwrap();
         let err = validate(Path::new("bad.wasm"), &bytes).unwrap_err();
         assert!(matches!(err, WasmError::Invalid { .. }), "{err}");
         assert!(err.to_string().contains("type mismatch"), "{err}");
