@@ -6,6 +6,8 @@
 mod support;
 
 use std::path::{Path, PathBuf};
+
+use sha2::Digest;
 use std::process::{Command, Output};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -252,12 +254,84 @@ fn a_missing_entrypoint_file_is_refused() {
 }
 
 #[test]
-fn aot_option_is_refused_until_it_exists() {
+fn aot_option_adds_one_precompiled_layer_per_target_and_the_runner_takes_the_hosts() {
+    let hello = repo().join("examples/rust-hello");
+    let aot = ["--build-arg", "WASMPACK_AOT=x86_64,aarch64"];
+    let triples = ["x86_64-unknown-linux-gnu", "aarch64-unknown-linux-gnu"];
+    let dir = tempfile::tempdir().unwrap();
+    let archive = dir.path().join("image.tar");
+    let dest = format!("type=oci,dest={}", archive.display());
+    let out = buildx(&hello, &[&aot[..], &["-o", &dest]].concat());
+    let log = stderr(&out);
+    assert!(out.status.success(), "{log}");
+    // Precompilation runs as BuildKit build steps, one per target.
+    for triple in triples {
+        assert!(log.contains(&format!("[wasmpack] precompile /hello.wasm for {triple}")), "{log}");
+    }
+
+    // The module's layer, then one layer per target in the order asked,
+    // described by manifest annotations keyed by layer index.
+    let report = support::json(&support::wasmpack(&["inspect", archive.to_str().unwrap(), "--json"], dir.path(), &[]));
+    assert_eq!(report["layers"].as_array().map(Vec::len), Some(3), "{report}");
+    let rootfs = export_rootfs(&hello, &aot);
+    let module = std::fs::read(rootfs.path().join("hello.wasm")).unwrap();
+    let module_digest = format!("sha256:{}", hex::encode(sha2::Sha256::digest(&module)));
+    for (i, triple) in triples.iter().enumerate() {
+        let key = |suffix: &str| format!("dev.wasmpack.aot.layer.{}.{suffix}", i + 1);
+        assert_eq!(report["annotations"][key("target")], *triple, "{report}");
+        assert_eq!(report["annotations"][key("wasm-digest")], module_digest, "{report}");
+        assert_eq!(report["annotations"][key("wasmtime-version")], "48.0.8", "{report}");
+        let artifact = rootfs.path().join(format!("hello.{triple}.cwasm"));
+        assert!(std::fs::metadata(&artifact).is_ok_and(|m| m.len() > 0), "{} missing", artifact.display());
+    }
+
+    // Trusted, the runner takes this host's layer; untrusted, it compiles.
+    let cache = dir.path().join("cache");
+    let run = |args: &[&str]| {
+        let mut all = vec!["run", "-v", "--no-cache", archive.to_str().unwrap()];
+        all.extend_from_slice(args);
+        support::wasmpack(&all, dir.path(), &[("WASMPACK_CACHE_DIR", cache.to_str().unwrap())])
+    };
+    let trusted = run(&["--trust-aot"]);
+    assert!(
+        String::from_utf8_lossy(&trusted.stdout).starts_with("Hello, world!"),
+        "{}",
+        stderr(&trusted)
+    );
+    let said = stderr(&trusted);
+    assert!(
+        said.contains("using the image's AOT layer") && said.contains("x86_64-unknown-linux-gnu"),
+        "{said}"
+    );
+    let untrusted = run(&[]);
+    assert!(untrusted.status.success(), "{}", stderr(&untrusted));
+    assert!(stderr(&untrusted).contains("not trusted"), "{}", stderr(&untrusted));
+
+    // Loaded into the engine: the same three layers, the precompile steps
+    // served from BuildKit's cache.
+    let tag = unique_tag("rust-hello-aot");
+    let out = buildx(&hello, &[&aot[..], &["-t", &tag, "--load"]].concat());
+    let log = stderr(&out);
+    assert!(out.status.success(), "{log}");
+    assert_eq!(inspect(&tag, "{{len .RootFS.Layers}}"), "3");
+    for triple in triples {
+        let step = log
+            .lines()
+            .find(|l| l.ends_with(&format!("[wasmpack] precompile /hello.wasm for {triple}")))
+            .and_then(|l| l.split_whitespace().next())
+            .unwrap_or_else(|| panic!("no precompile step for {triple}:\n{log}"));
+        assert!(log.contains(&format!("{step} CACHED")), "{triple} was precompiled again:\n{log}");
+    }
+    remove(&tag);
+}
+
+#[test]
+fn an_unknown_aot_target_is_refused_by_name() {
     assert_fails(
         "FROM scratch\nCOPY a.wasm /a.wasm\nENTRYPOINT [\"/a.wasm\"]\n",
         &[("a.wasm", b"\0asm\x01\0\0\0")],
-        &["--build-arg", "WASMPACK_AOT=x86_64"],
-        &["AOT"],
+        &["--build-arg", "WASMPACK_AOT=x86_64,vax"],
+        &["WASMPACK_AOT", "vax"],
     );
 }
 

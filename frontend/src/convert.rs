@@ -541,7 +541,9 @@ impl Converter<'_> {
 
 /// A `RUN` command that is nothing but a heredoc marker (`<<EOT`, `<<-"EOT"`).
 fn is_heredoc_marker(text: &str) -> bool {
-    let Some(rest) = text.trim().strip_prefix("<<") else { return false };
+    let Some(rest) = text.trim().strip_prefix("<<") else {
+        return false;
+    };
     let rest = rest.strip_prefix('-').unwrap_or(rest);
     let word = rest.trim_matches(|c| c == '"' || c == '\'');
     !word.is_empty() && word.chars().all(|c| c.is_alphanumeric() || c == '_')

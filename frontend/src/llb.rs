@@ -315,6 +315,7 @@ pub fn digest_of(bytes: &[u8]) -> String {
 }
 
 /// The source file vertices point into, for BuildKit's error locations.
+#[derive(Clone, Copy)]
 pub struct SourceFile<'a> {
     pub name: &'a str,
     pub data: &'a [u8],

@@ -1,20 +1,22 @@
 //! `wasmpack-frontend`: run by BuildKit as a gateway frontend (the image
 //! named on a Dockerfile's `# syntax=` line), talking gRPC on stdin/stdout.
-//! `wasmpack-frontend strip FILE` is the build step it adds to strip a
-//! module's custom sections.
+//! `wasmpack-frontend strip FILE` and `wasmpack-frontend precompile TARGET
+//! MODULE OUTDIR` are the build steps it adds to strip a module's custom
+//! sections and to precompile it for a target.
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use wasmpack_frontend::bridge::{Bridge, Options};
-use wasmpack_frontend::solve;
+use wasmpack_frontend::{solve, wasm_stage};
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
         Some("strip") => return strip(&args[1..]),
+        Some("precompile") => return precompile(&args[1..]),
         Some(other) => {
-            eprintln!("wasmpack-frontend: unknown command {other:?} (only `strip FILE`)");
+            eprintln!("wasmpack-frontend: unknown command {other:?} (`strip FILE` or `precompile TARGET MODULE OUTDIR`)");
             return ExitCode::from(2);
         }
         None => {}
@@ -84,6 +86,35 @@ fn strip(args: &[String]) -> ExitCode {
         }
         Err(err) => {
             eprintln!("wasmpack-frontend strip {file}: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Precompiles MODULE for TARGET into OUTDIR: the artifact and its layer
+/// annotations as JSON (the frontend's AOT build step).
+fn precompile(args: &[String]) -> ExitCode {
+    let [target, module, out] = args else {
+        eprintln!("usage: wasmpack-frontend precompile TARGET MODULE OUTDIR");
+        return ExitCode::from(2);
+    };
+    let out = std::path::Path::new(out);
+    let result = std::fs::read(module).map_err(|e| e.to_string()).and_then(|wasm| {
+        let artifact = wasmpack_aot::precompile(&wasm, target).map_err(|e| e.to_string())?;
+        let annotations = artifact.annotations(&wasmpack_packager::digest::sha256_digest(&wasm));
+        let facts = serde_json::to_vec(&annotations).map_err(|e| e.to_string())?;
+        let write = |name: &str, bytes: &[u8]| std::fs::write(out.join(name.trim_start_matches('/')), bytes).map_err(|e| e.to_string());
+        write(wasm_stage::PRECOMPILED_ARTIFACT, &artifact.bytes)?;
+        write(wasm_stage::PRECOMPILED_FACTS, &facts)?;
+        Ok(artifact)
+    });
+    match result {
+        Ok(artifact) => {
+            eprintln!("precompiled {module} for {}: {} bytes", artifact.target, artifact.bytes.len());
+            ExitCode::SUCCESS
+        }
+        Err(err) => {
+            eprintln!("wasmpack-frontend precompile {module} for {target}: {err}");
             ExitCode::FAILURE
         }
     }

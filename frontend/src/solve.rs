@@ -35,12 +35,14 @@ pub enum SolveError {
     MultiPlatform(String),
     #[error("--build-arg {build_arg}={value}: expected true or false")]
     BadFlag { build_arg: &'static str, value: String },
-    #[error("AOT layers (--build-arg WASMPACK_AOT) are not available in this version of the wasmpack frontend yet")]
-    AotNotYet,
-    #[error("--build-arg WASMPACK_STRIP needs the wasm target platform (--platform wasi/wasm)")]
-    StripNeedsWasm,
-    #[error("--build-arg WASMPACK_STRIP needs the frontend's own image reference, which this BuildKit did not pass (the `source` option)")]
-    StripNeedsSource,
+    #[error("--build-arg {0} needs the wasm target platform (--platform wasi/wasm)")]
+    NeedsWasm(&'static str),
+    #[error("--build-arg {0} needs the frontend's own image reference, which this BuildKit did not pass (the `source` option)")]
+    NeedsSource(&'static str),
+    #[error("--build-arg WASMPACK_AOT: {0}")]
+    AotTarget(String),
+    #[error("the precompile step for {target} left unreadable facts: {reason}")]
+    AotFacts { target: String, reason: String },
 }
 
 /// Looks images up through the daemon, with the build's resolve mode.
@@ -90,10 +92,8 @@ pub async fn build(bridge: &mut Bridge, options: &Options) -> Result<(), SolveEr
     let file_name = options.get("filename").unwrap_or("Dockerfile").to_string();
     let resolve_mode = options.get("image-resolve-mode").unwrap_or("default").to_string();
 
-    if options.wasmpack_option(OPT_AOT.0, OPT_AOT.1).is_some_and(|v| !v.is_empty()) {
-        return Err(SolveError::AotNotYet);
-    }
     let strip = flag(options, OPT_STRIP)?;
+    let aot_targets = aot_targets(options)?;
 
     // The Dockerfile: from the forwarding frontend's input, or from the session.
     let dockerfile_state = match inputs.remove("dockerfile").and_then(llb::import) {
@@ -121,7 +121,10 @@ pub async fn build(bridge: &mut Bridge, options: &Options) -> Result<(), SolveEr
     };
     let wasm = wasm_stage::is_wasm_platform(&target_platform);
     if strip && !wasm {
-        return Err(SolveError::StripNeedsWasm);
+        return Err(SolveError::NeedsWasm(OPT_STRIP.1));
+    }
+    if !aot_targets.is_empty() && !wasm {
+        return Err(SolveError::NeedsWasm(OPT_AOT.1));
     }
 
     let context = match inputs.remove("context").and_then(llb::import) {
@@ -152,13 +155,14 @@ pub async fn build(bridge: &mut Bridge, options: &Options) -> Result<(), SolveEr
     let mut state = stage.state.clone();
     if let Some(entry) = &entry {
         if strip {
-            let own_image = options.get("source").filter(|s| !s.is_empty()).ok_or(SolveError::StripNeedsSource)?;
-            // As written on the syntax line (`wasmpack/frontend:dev`); a
-            // source op needs the full name.
-            let (own_image, _) = wasmpack_packager::layout::normalize_name(own_image).map_err(|_| SolveError::StripNeedsSource)?;
+            let own_image = own_image(options, OPT_STRIP.1)?;
             state = wasm_stage::strip_step(&state, entry, &own_image, &build_platform, &resolve_mode);
         }
         state = wasm_stage::squash(&state, &stage.platform);
+        // The stage's own steps no longer have layers of their own.
+        for step in &mut stage.image.history {
+            step.empty_layer = true;
+        }
         stage
             .image
             .add_history("wasmpack: the stage's filesystem as one layer".to_string(), false, None);
@@ -180,7 +184,77 @@ pub async fn build(bridge: &mut Bridge, options: &Options) -> Result<(), SolveEr
         }
     }
     let mut metadata = BTreeMap::new();
+    let (reference, definition) = match &entry {
+        Some(entry) if !aot_targets.is_empty() => {
+            let own_image = own_image(options, OPT_AOT.1)?;
+            let steps: Vec<State> = aot_targets
+                .iter()
+                .map(|triple| wasm_stage::precompile_step(&state, entry, triple, &own_image, &build_platform, &resolve_mode))
+                .collect();
+            // Solving the gathered facts runs the steps, in parallel; the
+            // annotations then describe what those steps actually made.
+            let facts = wasm_stage::gather_facts(&steps, &stage.platform);
+            let facts_ref = bridge.solve(llb::definition(&facts, None)).await?;
+            let epoch = epoch(options);
+            for (i, (triple, step)) in aot_targets.iter().zip(&steps).enumerate() {
+                let json = bridge.read_file(&facts_ref, &format!("/{i}.json"), None).await?;
+                let annotations: BTreeMap<String, String> = serde_json::from_slice(&json).map_err(|e| SolveError::AotFacts {
+                    target: triple.clone(),
+                    reason: e.to_string(),
+                })?;
+                // Layer 0 is the module's; AOT layers follow in order.
+                for (key, value) in &annotations {
+                    let key = wasmpack_aot::manifest_annotation(i + 1, key);
+                    metadata.insert(format!("annotation-manifest.{key}"), value.clone().into_bytes());
+                }
+                state = wasm_stage::add_artifact(&state, step, entry, triple, epoch, &stage.platform);
+                let artifact = wasmpack_aot::artifact_path(&entry.path, triple);
+                stage
+                    .image
+                    .add_history(format!("wasmpack: {triple} precompiled artifact {artifact}"), false, None);
+            }
+            let definition = llb::definition(&state, Some(source));
+            (bridge.solve(definition.clone()).await?, definition)
+        }
+        _ => (reference, definition),
+    };
     metadata.insert("containerimage.config".to_string(), stage.image.to_json());
     bridge.return_result(reference, definition, metadata).await?;
     Ok(())
+}
+
+/// The frontend's own image, for the build steps it runs itself: as
+/// written on the syntax line (`wasmpack/frontend:dev`), made a full name
+/// for the source op.
+fn own_image(options: &Options, build_arg: &'static str) -> Result<String, SolveError> {
+    let written = options
+        .get("source")
+        .filter(|s| !s.is_empty())
+        .ok_or(SolveError::NeedsSource(build_arg))?;
+    let (name, _) = wasmpack_packager::layout::normalize_name(written).map_err(|_| SolveError::NeedsSource(build_arg))?;
+    Ok(name)
+}
+
+/// `WASMPACK_AOT=x86_64,aarch64`: target triples, each once, in the order
+/// given (so the frontend knows which layer holds which).
+fn aot_targets(options: &Options) -> Result<Vec<String>, SolveError> {
+    let mut triples: Vec<String> = Vec::new();
+    for name in options.wasmpack_option(OPT_AOT.0, OPT_AOT.1).unwrap_or("").split(',') {
+        let name = name.trim();
+        if name.is_empty() {
+            continue;
+        }
+        let triple = wasmpack_aot::target_triple(name);
+        wasmpack_aot::engine(Some(&triple)).map_err(|e| SolveError::AotTarget(e.to_string()))?;
+        if !triples.contains(&triple) {
+            triples.push(triple);
+        }
+    }
+    Ok(triples)
+}
+
+/// Timestamps for the files the frontend adds: `SOURCE_DATE_EPOCH`, else 0.
+fn epoch(options: &Options) -> i64 {
+    let build_args = options.build_args();
+    build_args.get("SOURCE_DATE_EPOCH").and_then(|v| v.parse().ok()).unwrap_or(0)
 }

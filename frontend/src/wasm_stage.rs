@@ -110,20 +110,24 @@ pub fn squash(state: &State, platform: &Platform) -> State {
     )
 }
 
-/// Strips the module's custom sections as a build step: the frontend's own
-/// image runs `strip` on the stage mounted at /stage, so BuildKit caches it
-/// and no module bytes travel through LLB.
-pub fn strip_step(state: &State, entry: &Entrypoint, frontend_image: &str, build_platform: &Platform, resolve_mode: &str) -> State {
+/// The frontend's own image, as the root filesystem of its build steps.
+fn frontend_tool(frontend_image: &str, build_platform: &Platform, resolve_mode: &str) -> State {
     let mut attrs = std::collections::BTreeMap::new();
     if resolve_mode != "default" {
         attrs.insert("image.resolvemode".to_string(), resolve_mode.to_string());
     }
-    let tool = Some(llb::source(
+    Some(llb::source(
         format!("docker-image://{frontend_image}"),
         attrs,
         Some(to_pb(build_platform)),
         Meta::named(format!("[internal] load {frontend_image}")),
-    ));
+    ))
+}
+
+/// Strips the module's custom sections as a build step: the frontend's own
+/// image runs `strip` on the stage mounted at /stage, so BuildKit caches it
+/// and no module bytes travel through LLB.
+pub fn strip_step(state: &State, entry: &Entrypoint, frontend_image: &str, build_platform: &Platform, resolve_mode: &str) -> State {
     let exec = llb::Exec {
         args: vec![crate::FRONTEND_PATH.to_string(), "strip".to_string(), format!("/stage{}", entry.path)],
         cwd: "/".to_string(),
@@ -137,6 +141,7 @@ pub fn strip_step(state: &State, entry: &Entrypoint, frontend_image: &str, build
         }],
         ..Default::default()
     };
+    let tool = frontend_tool(frontend_image, build_platform, resolve_mode);
     let (_, outputs) = llb::exec(
         &tool,
         exec,
@@ -144,6 +149,98 @@ pub fn strip_step(state: &State, entry: &Entrypoint, frontend_image: &str, build
         Meta::named(format!("[wasmpack] strip custom sections from {}", entry.path)),
     );
     outputs.into_iter().next().flatten()
+}
+
+/// What a precompile step leaves in its output.
+pub const PRECOMPILED_ARTIFACT: &str = "/module.cwasm";
+/// The artifact's layer annotations, as a JSON object.
+pub const PRECOMPILED_FACTS: &str = "/aot.json";
+
+/// Precompiles the module for `triple` as a build step on the build
+/// platform: the frontend's own image runs `precompile` with only the
+/// module mounted (so only its bytes and the frontend image key BuildKit's
+/// cache), and leaves [`PRECOMPILED_ARTIFACT`] and [`PRECOMPILED_FACTS`] in
+/// the returned state. Steps for several targets run in parallel.
+pub fn precompile_step(
+    stage: &State,
+    entry: &Entrypoint,
+    triple: &str,
+    frontend_image: &str,
+    build_platform: &Platform,
+    resolve_mode: &str,
+) -> State {
+    let exec = llb::Exec {
+        args: vec![
+            crate::FRONTEND_PATH.to_string(),
+            "precompile".to_string(),
+            triple.to_string(),
+            "/in/module.wasm".to_string(),
+            "/out".to_string(),
+        ],
+        cwd: "/".to_string(),
+        network: pb::NetMode::None,
+        mounts: vec![
+            llb::Mount {
+                dest: "/in/module.wasm".to_string(),
+                state: stage.clone(),
+                selector: entry.path.clone(),
+                readonly: true,
+                output: false,
+            },
+            llb::Mount {
+                dest: "/out".to_string(),
+                state: None,
+                selector: String::new(),
+                readonly: false,
+                output: true,
+            },
+        ],
+        ..Default::default()
+    };
+    let tool = frontend_tool(frontend_image, build_platform, resolve_mode);
+    let meta = Meta::named(format!("[wasmpack] precompile {} for {triple}", entry.path));
+    let (_, outputs) = llb::exec(&tool, exec, Some(to_pb(build_platform)), meta);
+    outputs.into_iter().next().flatten()
+}
+
+/// `state` plus the artifact of a precompile step at its documented path
+/// beside the module: one more snapshot, so one more layer of its own.
+pub fn add_artifact(state: &State, precompiled: &State, entry: &Entrypoint, triple: &str, epoch: i64, platform: &Platform) -> State {
+    let dest = wasmpack_aot::artifact_path(&entry.path, triple);
+    let copy = pb::FileActionCopy {
+        create_dest_path: true,
+        mode: 0o644,
+        timestamp: epoch,
+        ..llb::copy_defaults(PRECOMPILED_ARTIFACT, &dest)
+    };
+    llb::file(
+        state,
+        vec![FileAction::Copy {
+            from: precompiled.clone(),
+            copy,
+        }],
+        Some(to_pb(platform)),
+        Meta::named(format!("[wasmpack] add the {triple} artifact as {dest}")),
+    )
+}
+
+/// The facts files of several precompile steps gathered in one state
+/// (`/0.json`, `/1.json`, ...): solving it runs the steps, in parallel.
+pub fn gather_facts(precompiled: &[State], platform: &Platform) -> State {
+    let actions = precompiled
+        .iter()
+        .enumerate()
+        .map(|(i, from)| FileAction::Copy {
+            from: from.clone(),
+            copy: llb::copy_defaults(PRECOMPILED_FACTS, &format!("/{i}.json")),
+        })
+        .collect();
+    llb::file(
+        &None,
+        actions,
+        Some(to_pb(platform)),
+        Meta::named("[wasmpack] gather the precompiled artifacts' facts"),
+    )
 }
 
 /// Reads back and validates the entrypoint module of a solved stage.
@@ -261,6 +358,50 @@ mod tests {
         assert_eq!(file.actions[0].input, -1, "onto scratch");
         assert_eq!(last.platform.unwrap().os, "wasi");
         assert!(squash(&None, &stage.platform).is_none());
+    }
+
+    #[test]
+    fn precompile_sees_only_the_module_and_its_artifact_lands_beside_it() {
+        use prost::Message;
+        let stage = final_stage("FROM scratch\nCOPY hello.wasm /hello.wasm\nENTRYPOINT [\"/hello.wasm\"]\n");
+        let entry = entrypoint_of(&stage, "Dockerfile").unwrap();
+        let triple = "aarch64-unknown-linux-gnu";
+        let step = precompile_step(
+            &stage.state,
+            &entry,
+            triple,
+            "docker.io/wasmpack/frontend:dev",
+            &Platform::new("linux", "amd64"),
+            "default",
+        );
+        let with_artifact = add_artifact(&stage.state, &step, &entry, triple, 7, &stage.platform);
+        let def = llb::definition(&with_artifact, None);
+        let ops: Vec<pb::Op> = def.def.iter().map(|bytes| pb::Op::decode(bytes.as_slice()).unwrap()).collect();
+
+        let exec = ops.iter().find_map(|op| match &op.op {
+            Some(pb::op::Op::Exec(exec)) => Some(exec),
+            _ => None,
+        });
+        let exec = exec.expect("an exec op");
+        let meta = exec.meta.as_ref().unwrap();
+        assert_eq!(meta.args[1..], ["precompile", triple, "/in/module.wasm", "/out"]);
+        assert_eq!(exec.network, pb::NetMode::None as i32);
+        let module = exec.mounts.iter().find(|m| m.dest == "/in/module.wasm").unwrap();
+        assert_eq!((module.selector.as_str(), module.readonly), ("/hello.wasm", true));
+        let out = exec.mounts.iter().find(|m| m.dest == "/out").unwrap();
+        assert_eq!((out.input, out.readonly), (-1, false), "a fresh output");
+
+        let Some(pb::op::Op::File(file)) = &ops[ops.len() - 2].op else {
+            panic!("the copy is last")
+        };
+        let Some(pb::file_action::Action::Copy(copy)) = &file.actions[0].action else {
+            panic!("a copy")
+        };
+        assert_eq!(
+            (copy.src.as_str(), copy.dest.as_str()),
+            (PRECOMPILED_ARTIFACT, "/hello.aarch64-unknown-linux-gnu.cwasm")
+        );
+        assert_eq!((copy.mode, copy.timestamp), (0o644, 7));
     }
 
     #[test]
