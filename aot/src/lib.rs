@@ -23,6 +23,9 @@ pub const ANNOTATION_TARGET: &str = "dev.wasmpack.aot.target";
 pub const ANNOTATION_WASMTIME_VERSION: &str = "dev.wasmpack.aot.wasmtime-version";
 pub const ANNOTATION_ENGINE_HASH: &str = "dev.wasmpack.aot.engine-hash";
 pub const ANNOTATION_WASM_DIGEST: &str = "dev.wasmpack.aot.wasm-digest";
+/// The artifact's own sha256, in its facts file (a manifest names the
+/// layer's digest instead).
+pub const ANNOTATION_ARTIFACT_DIGEST: &str = "dev.wasmpack.aot.artifact-digest";
 
 /// BuildKit lets a frontend annotate the manifest but not single layers,
 /// so images from the wasmpack frontend carry each AOT layer's annotations
@@ -67,6 +70,8 @@ pub enum AotError {
     Target { target: String, reason: String },
     #[error("precompiling for {target}: {reason}")]
     Compile { target: String, reason: String },
+    #[error("facts file: {0}")]
+    Facts(String),
 }
 
 /// The target triple for a short name (`x86_64`) or a triple.
@@ -146,6 +151,29 @@ impl Precompiled {
             (ANNOTATION_WASM_DIGEST.to_string(), wasm_digest.to_string()),
         ])
     }
+
+    /// The facts file that goes beside the artifact in its layer (see
+    /// [`facts_path`]): the annotations plus the artifact's own digest, as
+    /// a JSON object.
+    pub fn facts(&self, wasm_digest: &str) -> Vec<u8> {
+        let mut facts = self.annotations(wasm_digest);
+        let digest = format!("sha256:{}", hex::encode(Sha256::digest(&self.bytes)));
+        facts.insert(ANNOTATION_ARTIFACT_DIGEST.to_string(), digest);
+        // A map of strings always serializes.
+        serde_json::to_vec_pretty(&facts).unwrap_or_default()
+    }
+}
+
+/// Where the facts about the artifact at `artifact_path` sit in the image's
+/// files, for runtimes that see only the unpacked image (the containerd
+/// shim: Docker does not tell it the image's manifest).
+pub fn facts_path(artifact_path: &str) -> String {
+    format!("{artifact_path}.json")
+}
+
+/// A facts file read back.
+pub fn parse_facts(bytes: &[u8]) -> Result<BTreeMap<String, String>, AotError> {
+    serde_json::from_slice(bytes).map_err(|e| AotError::Facts(e.to_string()))
 }
 
 /// Compiles `wasm` for `target` (a short name or a triple).
@@ -194,6 +222,19 @@ mod tests {
     use super::*;
 
     const HELLO: &str = r#"(module (func (export "_start")) (memory (export "memory") 1))"#;
+
+    #[test]
+    fn facts_are_the_annotations_and_the_artifact_digest() {
+        let artifact = precompile(&wat::parse_str(HELLO).unwrap(), "x86_64").unwrap();
+        let facts = parse_facts(&artifact.facts("sha256:aa")).unwrap();
+        let own = format!("sha256:{}", hex::encode(Sha256::digest(&artifact.bytes)));
+        assert_eq!(facts[ANNOTATION_ARTIFACT_DIGEST], own);
+        let mut rest = facts.clone();
+        rest.remove(ANNOTATION_ARTIFACT_DIGEST);
+        assert_eq!(rest, artifact.annotations("sha256:aa"));
+        assert!(parse_facts(b"[1]").is_err());
+        assert_eq!(facts_path("/a.x86_64-unknown-linux-gnu.cwasm"), "/a.x86_64-unknown-linux-gnu.cwasm.json");
+    }
 
     #[test]
     fn precompiles_for_each_supported_architecture_on_any_host() {

@@ -198,12 +198,12 @@ pub async fn build(bridge: &mut Bridge, options: &Options) -> Result<(), SolveEr
             let epoch = epoch(options);
             for (i, (triple, step)) in aot_targets.iter().zip(&steps).enumerate() {
                 let json = bridge.read_file(&facts_ref, &format!("/{i}.json"), None).await?;
-                let annotations: BTreeMap<String, String> = serde_json::from_slice(&json).map_err(|e| SolveError::AotFacts {
+                let facts = wasmpack_aot::parse_facts(&json).map_err(|e| SolveError::AotFacts {
                     target: triple.clone(),
                     reason: e.to_string(),
                 })?;
                 // Layer 0 is the module's; AOT layers follow in order.
-                for (key, value) in &annotations {
+                for (key, value) in &facts {
                     let key = wasmpack_aot::manifest_annotation(i + 1, key);
                     metadata.insert(format!("annotation-manifest.{key}"), value.clone().into_bytes());
                 }

@@ -153,8 +153,9 @@ pub fn strip_step(state: &State, entry: &Entrypoint, frontend_image: &str, build
 
 /// What a precompile step leaves in its output.
 pub const PRECOMPILED_ARTIFACT: &str = "/module.cwasm";
-/// The artifact's layer annotations, as a JSON object.
-pub const PRECOMPILED_FACTS: &str = "/aot.json";
+/// Its facts file (`wasmpack_aot::facts_path`): the layer annotations and
+/// the artifact's digest, as a JSON object.
+pub const PRECOMPILED_FACTS: &str = "/module.cwasm.json";
 
 /// Precompiles the module for `triple` as a build step on the build
 /// platform: the frontend's own image runs `precompile` with only the
@@ -203,25 +204,26 @@ pub fn precompile_step(
     outputs.into_iter().next().flatten()
 }
 
-/// `state` plus the artifact of a precompile step at its documented path
-/// beside the module: one more snapshot, so one more layer of its own.
+/// `state` plus the artifact of a precompile step and its facts file at
+/// their documented paths beside the module: one op, so one more layer of
+/// its own.
 pub fn add_artifact(state: &State, precompiled: &State, entry: &Entrypoint, triple: &str, epoch: i64, platform: &Platform) -> State {
     let dest = wasmpack_aot::artifact_path(&entry.path, triple);
-    let copy = pb::FileActionCopy {
-        create_dest_path: true,
-        mode: 0o644,
-        timestamp: epoch,
-        ..llb::copy_defaults(PRECOMPILED_ARTIFACT, &dest)
+    let copy = |src: &str, dest: &str| FileAction::Copy {
+        from: precompiled.clone(),
+        copy: pb::FileActionCopy {
+            create_dest_path: true,
+            mode: 0o644,
+            timestamp: epoch,
+            ..llb::copy_defaults(src, dest)
+        },
     };
-    llb::file(
-        state,
-        vec![FileAction::Copy {
-            from: precompiled.clone(),
-            copy,
-        }],
-        Some(to_pb(platform)),
-        Meta::named(format!("[wasmpack] add the {triple} artifact as {dest}")),
-    )
+    let actions = vec![
+        copy(PRECOMPILED_ARTIFACT, &dest),
+        copy(PRECOMPILED_FACTS, &wasmpack_aot::facts_path(&dest)),
+    ];
+    let meta = Meta::named(format!("[wasmpack] add the {triple} artifact as {dest}"));
+    llb::file(state, actions, Some(to_pb(platform)), meta)
 }
 
 /// The facts files of several precompile steps gathered in one state
@@ -394,14 +396,20 @@ mod tests {
         let Some(pb::op::Op::File(file)) = &ops[ops.len() - 2].op else {
             panic!("the copy is last")
         };
-        let Some(pb::file_action::Action::Copy(copy)) = &file.actions[0].action else {
-            panic!("a copy")
-        };
-        assert_eq!(
-            (copy.src.as_str(), copy.dest.as_str()),
-            (PRECOMPILED_ARTIFACT, "/hello.aarch64-unknown-linux-gnu.cwasm")
-        );
-        assert_eq!((copy.mode, copy.timestamp), (0o644, 7));
+        let copies: Vec<&pb::FileActionCopy> = file
+            .actions
+            .iter()
+            .filter_map(|action| match &action.action {
+                Some(pb::file_action::Action::Copy(copy)) => Some(copy),
+                _ => None,
+            })
+            .collect();
+        let artifact = "/hello.aarch64-unknown-linux-gnu.cwasm";
+        assert_eq!((copies[0].src.as_str(), copies[0].dest.as_str()), (PRECOMPILED_ARTIFACT, artifact));
+        let facts = "/hello.aarch64-unknown-linux-gnu.cwasm.json";
+        assert_eq!((copies[1].src.as_str(), copies[1].dest.as_str()), (PRECOMPILED_FACTS, facts));
+        assert!(copies.iter().all(|copy| (copy.mode, copy.timestamp) == (0o644, 7)));
+        assert_eq!(file.actions.len(), 2, "one op, so one layer");
     }
 
     #[test]

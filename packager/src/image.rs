@@ -143,6 +143,9 @@ pub struct AotArtifact {
     pub path: String,
     pub bytes: Vec<u8>,
     pub annotations: BTreeMap<String, String>,
+    /// A file that describes the artifact beside it in the same layer,
+    /// `(path, content)`, for runtimes that see only the unpacked image.
+    pub facts: Option<(String, Vec<u8>)>,
 }
 
 /// A complete image in memory: the manifest and every blob it names.
@@ -198,6 +201,10 @@ fn build_container_image(spec: &ImageSpec) -> Result<Image, ImageError> {
         let mut contents = LayerContents::default();
         let data = artifact.bytes.clone();
         contents.insert(&artifact.path, EntryKind::File { data, executable: false })?;
+        if let Some((path, data)) = &artifact.facts {
+            let data = data.clone();
+            contents.insert(path, EntryKind::File { data, executable: false })?;
+        }
         let aot_layer = contents.build(spec.epoch, spec.compression)?;
         diff_ids.push(aot_layer.diff_id.clone());
         history.push(
@@ -466,6 +473,7 @@ mod tests {
             path: "/hello.x86_64-unknown-linux-gnu.cwasm".into(),
             bytes: b"\x7fELF native".to_vec(),
             annotations: BTreeMap::from([("dev.wasmpack.aot.target".to_string(), "x86_64-unknown-linux-gnu".to_string())]),
+            facts: Some(("/hello.x86_64-unknown-linux-gnu.cwasm.json".into(), b"{}".to_vec())),
         }];
         let image = build_image(&s).unwrap();
         assert_eq!(image.layers.len(), 2);

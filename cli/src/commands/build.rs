@@ -149,8 +149,10 @@ impl BuildCommand {
                 artifact.target,
                 human_size(artifact.bytes.len() as u64)
             ));
+            let path = wasmpack_aot::artifact_path(&wasm_path, &artifact.target);
             aot.push(AotArtifact {
-                path: wasmpack_aot::artifact_path(&wasm_path, &artifact.target),
+                facts: Some((wasmpack_aot::facts_path(&path), artifact.facts(&wasm_digest))),
+                path,
                 annotations: artifact.annotations(&wasm_digest),
                 bytes: artifact.bytes,
             });
