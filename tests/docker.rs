@@ -6,22 +6,13 @@
 mod support;
 
 use std::path::Path;
-use std::process::{Command, Output};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::process::Command;
 
 use serde_json::{json, Value};
+use support::engine::{docker, unique_tag};
 use support::{tool, wasmpack, workdir};
 
 const START_ENGINE: &str = "run `eval \"$(scripts/docker-engine start)\"` (scripts/test does)";
-
-fn docker(args: &[&str], dir: &Path) -> Output {
-    assert!(std::env::var_os("DOCKER_HOST").is_some(), "DOCKER_HOST is not set: {START_ENGINE}");
-    Command::new("docker")
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .unwrap_or_else(|e| panic!("docker is needed ({e}); scripts/docker-engine install installs it"))
-}
 
 fn require_engine() {
     let out = docker(&["info", "--format", "{{.Driver}}"], Path::new("."));
@@ -38,12 +29,7 @@ struct LoadedImage(String);
 
 impl LoadedImage {
     fn new(what: &str) -> Self {
-        static NEXT: AtomicUsize = AtomicUsize::new(0);
-        Self(format!(
-            "wasmpack-e2e/{what}:{}-{}",
-            std::process::id(),
-            NEXT.fetch_add(1, Ordering::SeqCst)
-        ))
+        Self(unique_tag(what))
     }
 }
 

@@ -5,103 +5,10 @@
 
 mod support;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use sha2::Digest;
-use std::process::{Command, Output};
-use std::sync::atomic::{AtomicUsize, Ordering};
-
-const FRONTEND_IMAGE: &str = "wasmpack/frontend:dev";
-const RUST_IMAGE: &str = "wasmpack/rust-builder:local";
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("repository root").to_path_buf()
-}
-
-/// `docker` against the engine at $DOCKER_HOST; the engine and the images
-/// the tests build on must be there (a missing one fails, never skips).
-fn docker(args: &[&str], dir: &Path) -> Output {
-    assert!(
-        std::env::var_os("DOCKER_HOST").is_some(),
-        "DOCKER_HOST is not set: run `eval \"$(scripts/docker-engine start)\"` (scripts/test does)"
-    );
-    Command::new("docker")
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .unwrap_or_else(|e| panic!("docker is needed ({e}); scripts/docker-engine install installs it"))
-}
-
-fn require_images() {
-    for (image, script) in [(FRONTEND_IMAGE, "scripts/frontend-image"), (RUST_IMAGE, "scripts/rust-builder-image")] {
-        let out = docker(&["image", "inspect", "--format", "{{.Id}}", image], &repo());
-        assert!(out.status.success(), "{image} is missing: run {script} (scripts/test does)");
-    }
-}
-
-/// A tag no other test uses.
-fn unique_tag(what: &str) -> String {
-    static NEXT: AtomicUsize = AtomicUsize::new(0);
-    format!("wasmpack-e2e/{what}:{}-{}", std::process::id(), NEXT.fetch_add(1, Ordering::SeqCst))
-}
-
-/// `docker buildx build --platform wasi/wasm` of `dir` with plain progress
-/// (the vertex log goes to stderr).
-fn buildx(dir: &Path, extra: &[&str]) -> Output {
-    require_images();
-    let rust_image = format!("RUST_IMAGE={RUST_IMAGE}");
-    let mut args = vec![
-        "buildx",
-        "build",
-        "--progress=plain",
-        "--platform",
-        "wasi/wasm",
-        "--build-arg",
-        &rust_image,
-    ];
-    args.extend_from_slice(extra);
-    args.push(".");
-    docker(&args, dir)
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
-fn inspect(tag: &str, format: &str) -> String {
-    let out = docker(&["image", "inspect", "--format", format, tag], &repo());
-    assert!(out.status.success(), "{}", stderr(&out));
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
-}
-
-fn image_exists(tag: &str) -> bool {
-    docker(&["image", "inspect", tag], &repo()).status.success()
-}
-
-fn remove(tag: &str) {
-    docker(&["image", "rm", "-f", tag], &repo());
-}
-
-/// A build context holding `dockerfile` (behind our syntax line) and files.
-fn context(dockerfile: &str, files: &[(&str, &[u8])]) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("Dockerfile"), format!("# syntax={FRONTEND_IMAGE}\n{dockerfile}")).unwrap();
-    for (name, bytes) in files {
-        std::fs::write(dir.path().join(name), bytes).unwrap();
-    }
-    dir
-}
-
-/// The build's exported filesystem (`-o type=local`).
-fn export_rootfs(dir: &Path, extra: &[&str]) -> tempfile::TempDir {
-    let out_dir = tempfile::tempdir().unwrap();
-    let dest = format!("type=local,dest={}", out_dir.path().display());
-    let mut args = vec!["-o", &dest];
-    args.extend_from_slice(extra);
-    let out = buildx(dir, &args);
-    assert!(out.status.success(), "{}", stderr(&out));
-    out_dir
-}
+use support::engine::{buildx, context, docker, export_rootfs, image_exists, inspect, remove, repo, require_images, stderr, unique_tag, RUST_IMAGE};
 
 #[test]
 fn rust_hello_builds_into_one_validated_wasm_layer() {
@@ -281,8 +188,13 @@ fn aot_option_adds_one_precompiled_layer_per_target_and_the_runner_takes_the_hos
         assert_eq!(report["annotations"][key("target")], *triple, "{report}");
         assert_eq!(report["annotations"][key("wasm-digest")], module_digest, "{report}");
         assert_eq!(report["annotations"][key("wasmtime-version")], "48.0.8", "{report}");
-        let artifact = rootfs.path().join(format!("hello.{triple}.cwasm"));
-        assert!(std::fs::metadata(&artifact).is_ok_and(|m| m.len() > 0), "{} missing", artifact.display());
+        // Beside the artifact, its facts, for runtimes that see only files.
+        let artifact = std::fs::read(rootfs.path().join(format!("hello.{triple}.cwasm"))).unwrap();
+        let facts: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(rootfs.path().join(format!("hello.{triple}.cwasm.json"))).unwrap()).unwrap();
+        let artifact_digest = format!("sha256:{}", hex::encode(sha2::Sha256::digest(&artifact)));
+        assert_eq!(facts["dev.wasmpack.aot.artifact-digest"], artifact_digest);
+        assert_eq!(facts["dev.wasmpack.aot.target"], *triple);
     }
 
     // Trusted, the runner takes this host's layer; untrusted, it compiles.

@@ -61,7 +61,7 @@ pub fn run(engine: &Engine, program: &Program, options: &RunOptions) -> Result<i
                 wasi: wasi.build_p1(),
                 limits,
             };
-            let mut store = new_store(engine, state, options.timeout.is_some());
+            let mut store = new_store(engine, state);
             let result = run_module(engine, module, &mut store);
             (result, store.data().limits.exceeded)
         }
@@ -71,7 +71,7 @@ pub fn run(engine: &Engine, program: &Program, options: &RunOptions) -> Result<i
                 table: ResourceTable::new(),
                 limits,
             };
-            let mut store = new_store(engine, state, options.timeout.is_some());
+            let mut store = new_store(engine, state);
             let result = run_component(engine, component, &mut store);
             (result, store.data().limits.exceeded)
         }
@@ -79,12 +79,13 @@ pub fn run(engine: &Engine, program: &Program, options: &RunOptions) -> Result<i
     result.or_else(|error| exit_code_of(error, exceeded, options))
 }
 
-fn new_store<T: HasLimits + 'static>(engine: &Engine, state: T, timed: bool) -> Store<T> {
+fn new_store<T: HasLimits + 'static>(engine: &Engine, state: T) -> Store<T> {
     let mut store = Store::new(engine, state);
     store.limiter(|state| state.limits());
     // Every engine here has epoch interruption on (shared with the AOT
-    // artifacts); without a timeout the deadline is never reached.
-    store.set_epoch_deadline(if timed { 1 } else { u64::MAX / 2 });
+    // artifacts). The epoch moves only to stop the guest (the timeout, or
+    // whoever holds the engine), so the first tick ends it.
+    store.set_epoch_deadline(1);
     store
 }
 
@@ -117,8 +118,8 @@ fn exit_code_of(error: wasmtime::Error, exceeded: Option<usize>, options: &RunOp
     if let (Some(desired), Some(max)) = (exceeded, options.max_memory) {
         return Err(RunError::MemoryLimit { desired, max });
     }
-    if let (Some(Trap::Interrupt), Some(timeout)) = (error.downcast_ref::<Trap>(), options.timeout) {
-        return Err(RunError::Timeout(timeout));
+    if let Some(Trap::Interrupt) = error.downcast_ref::<Trap>() {
+        return Err(options.timeout.map_or(RunError::Interrupted, RunError::Timeout));
     }
     Err(RunError::Guest(format!("{error:#}")))
 }

@@ -14,7 +14,7 @@ pub mod select;
 pub mod trust;
 pub mod workload;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use wasmtime::component::Component;
@@ -24,7 +24,7 @@ pub use cache::LocalCache;
 pub use exec::{Program, RunOptions};
 use select::{HostEngine, Verdict};
 pub use trust::TrustPolicy;
-pub use workload::{Artifact, Code, Input, Workload};
+pub use workload::{AotLayer, Artifact, Code, Input, ModuleBytes, Workload};
 
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
@@ -58,6 +58,28 @@ pub enum RunError {
     Timeout(Duration),
     #[error("the guest failed: {0}")]
     Guest(String),
+    /// The engine's epoch moved without a timeout: the host stopped the
+    /// guest (the containerd shim does on SIGTERM).
+    #[error("the guest was interrupted")]
+    Interrupted,
+}
+
+/// Exit codes for a guest the runner stopped, as `timeout` and a process
+/// killed by SIGABRT report them.
+const EXIT_TIMEOUT: u8 = 124;
+const EXIT_TRAP: u8 = 134;
+
+impl RunError {
+    /// The exit code to report when the guest itself failed (a trap, a
+    /// limit, the timeout); `None` for errors before it ran, and for an
+    /// interruption, whose code the interrupter knows.
+    pub fn guest_exit_code(&self) -> Option<u8> {
+        match self {
+            RunError::Timeout(_) => Some(EXIT_TIMEOUT),
+            RunError::MemoryLimit { .. } | RunError::Guest(_) => Some(EXIT_TRAP),
+            _ => None,
+        }
+    }
 }
 
 /// Which code runs, for `-v` and the tests.
@@ -82,6 +104,10 @@ pub struct Prepared {
     /// Artifacts refused as tampered or mismatched, unusable cache
     /// entries: always shown.
     pub warnings: Vec<String>,
+    /// The file holding the chosen native code, when there is one (a cache
+    /// entry, a stored or plain artifact file): what the containerd shim
+    /// hands to the container.
+    pub file: Option<PathBuf>,
 }
 
 pub struct Runner {
@@ -104,15 +130,22 @@ impl Runner {
 
     /// Picks and loads the code for `workload`.
     pub fn prepare(&self, workload: &Workload) -> Result<Prepared, RunError> {
-        let (module, digest) = match &workload.code {
-            Code::Precompiled(path) => return self.load_precompiled_file(path),
-            Code::Wasm { module, digest } => (module, digest),
-        };
+        match &workload.code {
+            Code::Precompiled(path) => self.load_precompiled(path),
+            Code::Wasm { module, digest } => self.prepare_wasm(module, digest, &workload.aot, workload.origin.as_deref()),
+        }
+    }
+
+    /// Picks and loads the code for `module` (sha256 `digest`): one of the
+    /// image's `aot` artifacts if usable, else the cache, else a fresh
+    /// compilation. `origin` (`registry/repository`) is matched against the
+    /// trust list.
+    pub fn prepare_wasm(&self, module: &ModuleBytes, digest: &str, aot: &[AotLayer], origin: Option<&str>) -> Result<Prepared, RunError> {
         let is_component = module.is_component()?;
         let (mut notes, mut warnings) = (Vec::new(), Vec::new());
 
-        let trusted = self.policy.trusts(workload.origin.as_deref());
-        let candidates: Vec<_> = workload.aot.iter().map(|layer| layer.candidate.clone()).collect();
+        let trusted = self.policy.trusts(origin);
+        let candidates: Vec<_> = aot.iter().map(|layer| layer.candidate.clone()).collect();
         let (chosen, verdicts) = select::choose(&candidates, &self.host, digest, trusted);
         for verdict in verdicts {
             match verdict {
@@ -122,16 +155,16 @@ impl Runner {
             }
         }
         if let Some(index) = chosen {
-            let layer = &workload.aot[index];
+            let layer = &aot[index];
             // SAFETY: the artifact's layer matched the manifest digest, its
             // annotations match this engine and module, and the user trusts
             // the image; wasmtime checks the header and settings itself.
             let loaded = layer.artifact().and_then(|artifact| match artifact {
-                Artifact::Bytes(bytes) => unsafe { deserialize(&self.engine, &bytes, is_component) },
-                Artifact::File(path) => unsafe { deserialize_file(&self.engine, &path, is_component) },
+                Artifact::Bytes(bytes) => unsafe { deserialize(&self.engine, &bytes, is_component) }.map(|program| (program, None)),
+                Artifact::File(path) => unsafe { deserialize_file(&self.engine, &path, is_component) }.map(|program| (program, Some(path))),
             });
             match loaded {
-                Ok(program) => {
+                Ok((program, file)) => {
                     let target = self.host.triple.clone();
                     notes.push(format!("using the image's AOT layer {} for {target}", layer.candidate.layer_digest));
                     return Ok(Prepared {
@@ -139,6 +172,7 @@ impl Runner {
                         path: PathTaken::Aot { target },
                         notes,
                         warnings,
+                        file,
                     });
                 }
                 Err(why) => warnings.push(format!(
@@ -164,6 +198,7 @@ impl Runner {
                             path: PathTaken::Cached,
                             notes,
                             warnings,
+                            file: Some(path.clone()),
                         });
                     }
                     Err(why) => {
@@ -177,10 +212,14 @@ impl Runner {
         let started = Instant::now();
         let program = self.compile(&module.read()?, is_component)?;
         notes.push(format!("compiled the module in {} ms", started.elapsed().as_millis()));
+        let mut file = None;
         if let Some((cache, path)) = entry {
             let stored = serialize(&program).and_then(|bytes| cache.store_compiled(&path, &bytes).map_err(|e| e.to_string()));
             match stored {
-                Ok(()) => notes.push(format!("kept the compilation at {}", path.display())),
+                Ok(()) => {
+                    notes.push(format!("kept the compilation at {}", path.display()));
+                    file = Some(path);
+                }
                 Err(why) => warnings.push(format!("could not cache the compilation: {why}")),
             }
         }
@@ -189,7 +228,15 @@ impl Runner {
             path: PathTaken::Compiled,
             notes,
             warnings,
+            file,
         })
+    }
+
+    /// The engine the code runs on. Moving its epoch (`increment_epoch`,
+    /// from any thread) stops the running guest with
+    /// [`RunError::Interrupted`].
+    pub fn engine(&self) -> &Engine {
+        &self.engine
     }
 
     /// Runs prepared code; returns the guest's exit code.
@@ -209,7 +256,9 @@ impl Runner {
         })
     }
 
-    fn load_precompiled_file(&self, path: &std::path::Path) -> Result<Prepared, RunError> {
+    /// Loads a precompiled file: one the user named, with `--trust-aot`, or
+    /// the one the containerd shim's host side chose.
+    pub fn load_precompiled(&self, path: &Path) -> Result<Prepared, RunError> {
         if !self.policy.trust_all {
             return Err(RunError::UntrustedPrecompiled(path.to_path_buf()));
         }
@@ -226,6 +275,7 @@ impl Runner {
             path: PathTaken::Precompiled,
             notes: vec![format!("running the precompiled file {}", path.display())],
             warnings: Vec::new(),
+            file: Some(path.to_path_buf()),
         })
     }
 }
@@ -239,7 +289,7 @@ unsafe fn deserialize(engine: &Engine, bytes: &[u8], is_component: bool) -> Resu
     program.map_err(|e| format!("{e:#}"))
 }
 
-unsafe fn deserialize_file(engine: &Engine, path: &std::path::Path, is_component: bool) -> Result<Program, String> {
+unsafe fn deserialize_file(engine: &Engine, path: &Path, is_component: bool) -> Result<Program, String> {
     let program = if is_component {
         unsafe { Component::deserialize_file(engine, path) }.map(Program::Component)
     } else {

@@ -146,36 +146,59 @@ pub struct Workload {
     pub origin: Option<String>,
 }
 
-/// An image layer annotated as a precompiled artifact.
+/// A precompiled artifact the image brings, described by its layer's
+/// annotations (or, where only the image's files are at hand, by the facts
+/// file beside it).
 #[derive(Debug)]
 pub struct AotLayer {
     pub candidate: AotCandidate,
-    /// The blob, verified; empty when the store holds the layer already.
-    layer: Blob,
-    /// The artifact's path inside the layer.
-    path: String,
-    store: Option<LayerStore>,
+    source: ArtifactSource,
+}
+
+#[derive(Debug)]
+enum ArtifactSource {
+    /// A file in a layer blob, verified against the manifest; the blob is
+    /// empty when the store holds the layer already.
+    Layer { layer: Blob, path: String, store: Option<LayerStore> },
+    /// A file in an unpacked image, checked against its facts file.
+    File(PathBuf),
 }
 
 /// A precompiled artifact, as wasmtime loads it.
 pub enum Artifact {
     Bytes(Vec<u8>),
-    /// In a stored layer: mapped, not read.
+    /// A file (a stored layer's, or an unpacked image's): mapped, not read.
     File(PathBuf),
 }
 
 impl AotLayer {
-    /// The artifact from the (verified) layer: from the layer store when
-    /// there is one, so that later starts map it straight from there.
-    pub fn artifact(&self) -> Result<Artifact, String> {
-        if let Some(store) = &self.store {
-            let stored = store.open_or_add(&self.layer).map_err(|e| e.to_string())?;
-            return resolve_inside(&stored.rootfs, &self.path).map(Artifact::File).map_err(|e| e.to_string());
+    /// The artifact at `path` in an unpacked image.
+    pub fn from_file(candidate: AotCandidate, path: PathBuf) -> Self {
+        AotLayer {
+            candidate,
+            source: ArtifactSource::File(path),
         }
-        let compression = Compression::from_media_type(&self.layer.media_type).map_err(|e| e.to_string())?;
-        let reader = compression.decompress(self.layer.data.as_slice()).map_err(|e| e.to_string())?;
+    }
+
+    /// The artifact: from the layer store when there is one, so that later
+    /// starts map it straight from there, else from the (verified) blob.
+    pub fn artifact(&self) -> Result<Artifact, String> {
+        let (layer, path) = match &self.source {
+            ArtifactSource::File(path) => return Ok(Artifact::File(path.clone())),
+            ArtifactSource::Layer {
+                layer,
+                path,
+                store: Some(store),
+            } => {
+                let stored = store.open_or_add(layer).map_err(|e| e.to_string())?;
+                return resolve_inside(&stored.rootfs, path).map(Artifact::File).map_err(|e| e.to_string());
+            }
+            ArtifactSource::Layer { layer, path, store: None } => (layer, path),
+        };
+        let compression = Compression::from_media_type(&layer.media_type).map_err(|e| e.to_string())?;
+        let reader = compression.decompress(layer.data.as_slice()).map_err(|e| e.to_string())?;
         let mut archive = tar::Archive::new(reader);
-        let wanted = self.path.trim_start_matches('/');
+        let wanted = path.trim_start_matches('/');
         for entry in archive.entries().map_err(|e| e.to_string())? {
             let mut entry = entry.map_err(|e| e.to_string())?;
             let path = entry.path().map_err(|e| e.to_string())?;
@@ -185,7 +208,7 @@ impl AotLayer {
                 return Ok(Artifact::Bytes(bytes));
             }
         }
-        Err(format!("the layer holds no {}", self.path))
+        Err(format!("the layer holds no {path}"))
     }
 }
 
@@ -324,9 +347,11 @@ fn from_image(image: Image, defects: Vec<(usize, String)>, origin: Option<String
         let path = wasmpack_aot::artifact_path(&module_path, candidate.annotations.get(ANNOTATION_TARGET).map_or("", String::as_str));
         aot.push(AotLayer {
             candidate,
-            layer: layer.clone(),
-            path,
-            store: store.cloned(),
+            source: ArtifactSource::Layer {
+                layer: layer.clone(),
+                path,
+                store: store.cloned(),
+            },
         });
     }
 
@@ -381,7 +406,7 @@ fn read_inside(root: &Path, path: &str) -> Result<Vec<u8>, RunError> {
 
 /// Where the image file `path` is under `root`, refusing anything that
 /// resolves outside it.
-fn resolve_inside(root: &Path, path: &str) -> Result<PathBuf, RunError> {
+pub fn resolve_inside(root: &Path, path: &str) -> Result<PathBuf, RunError> {
     let error = |reason: String| RunError::Entrypoint {
         path: path.to_string(),
         reason,

@@ -3,6 +3,8 @@
 //! 127.0.0.1.
 #![allow(dead_code)] // each test file uses its own part of this module
 
+pub mod engine;
+
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};

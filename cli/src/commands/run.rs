@@ -8,14 +8,9 @@ use std::time::Duration;
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use wasmpack_runner::workload::{load, Input};
-use wasmpack_runner::{LocalCache, RunError, RunOptions, Runner, TrustPolicy};
+use wasmpack_runner::{LocalCache, RunOptions, Runner, TrustPolicy};
 
 use super::{key_value, RegistryArgs};
-
-/// Exit codes for a guest stopped by the runner (as `timeout` and a
-/// SIGABRT'd process report them).
-const EXIT_TIMEOUT: u8 = 124;
-const EXIT_TRAP: u8 = 134;
 
 /// Run a wasm image, module (.wasm) or precompiled artifact (.cwasm).
 ///
@@ -91,16 +86,13 @@ impl RunCommand {
         };
         match runner.run(&prepared, &options) {
             Ok(code) => Ok(ExitCode::from(code as u8)),
-            Err(error @ (RunError::Timeout(_) | RunError::MemoryLimit { .. } | RunError::Guest(_))) => {
-                eprintln!("error: {error}");
-                let code = if matches!(error, RunError::Timeout(_)) {
-                    EXIT_TIMEOUT
-                } else {
-                    EXIT_TRAP
-                };
-                Ok(ExitCode::from(code))
-            }
-            Err(error) => Err(error.into()),
+            Err(error) => match error.guest_exit_code() {
+                Some(code) => {
+                    eprintln!("error: {error}");
+                    Ok(ExitCode::from(code))
+                }
+                None => Err(error.into()),
+            },
         }
     }
 }

@@ -1,0 +1,3 @@
+fn main() {
+    wasmpack_shim::start::main();
+}
