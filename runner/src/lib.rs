@@ -150,7 +150,7 @@ impl Runner {
         for verdict in verdicts {
             match verdict {
                 Verdict::Skip(why) => notes.push(why),
-                Verdict::Refuse(why) => warnings.push(format!("{why}; compiling the module instead")),
+                Verdict::Refuse(why) => warnings.push(format!("{why}; using the module instead (this machine's compilation)")),
                 Verdict::Usable => {}
             }
         }
@@ -176,7 +176,7 @@ impl Runner {
                     });
                 }
                 Err(why) => warnings.push(format!(
-                    "AOT layer {} refused: {why}; compiling the module instead",
+                    "AOT layer {} refused: {why}; using the module instead (this machine's compilation)",
                     layer.candidate.layer_digest
                 )),
             }
