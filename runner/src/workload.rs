@@ -214,7 +214,20 @@ impl AotLayer {
 
 /// Loads what `input` names (`name` picks an image in a layout or archive).
 /// With a `store`, an image's layers are unpacked there once and reused.
-pub fn load(input: &Input, name: Option<&str>, registry: &RegistryOptions, store: Option<&LayerStore>) -> Result<Workload, RunError> {
+/// `entrypoint` replaces an image's ENTRYPOINT and drops its CMD, as
+/// `docker run --entrypoint` does; the module is then the file it names.
+pub fn load(
+    input: &Input,
+    name: Option<&str>,
+    entrypoint: Option<&str>,
+    registry: &RegistryOptions,
+    store: Option<&LayerStore>,
+) -> Result<Workload, RunError> {
+    if entrypoint.is_some() && matches!(input, Input::Wasm(_) | Input::Precompiled(_)) {
+        return Err(RunError::Config(
+            "--entrypoint applies to images; a module file is its own entrypoint".into(),
+        ));
+    }
     match input {
         Input::Wasm(path) => {
             let bytes = std::fs::read(path).map_err(|source| RunError::Io { path: path.clone(), source })?;
@@ -240,7 +253,7 @@ pub fn load(input: &Input, name: Option<&str>, registry: &RegistryOptions, store
             };
             let (image, rejected) = read_image_with(source, name, plan)?;
             let defects = rejected.into_iter().map(|r| (r.index, r.error.to_string())).collect();
-            from_image(image, defects, None, store)
+            from_image(image, defects, None, entrypoint, store)
         }
         Input::Remote(reference) => {
             let parsed = parse_reference(reference).map_err(|e| RunError::Reference {
@@ -254,7 +267,7 @@ pub fn load(input: &Input, name: Option<&str>, registry: &RegistryOptions, store
             // A pull verifies every blob: a tampered layer fails it.
             let image = runtime.block_on(pull_image(reference, None, registry))?;
             let origin = format!("{}/{}", parsed.registry(), parsed.repository());
-            from_image(image, Vec::new(), Some(origin), store)
+            from_image(image, Vec::new(), Some(origin), entrypoint, store)
         }
     }
 }
@@ -309,7 +322,13 @@ fn aot_annotations(manifest: &ImageManifest, index: usize) -> BTreeMap<String, S
 }
 
 /// `defects`: layer index and why its blob was not usable.
-fn from_image(image: Image, defects: Vec<(usize, String)>, origin: Option<String>, store: Option<&LayerStore>) -> Result<Workload, RunError> {
+fn from_image(
+    image: Image,
+    defects: Vec<(usize, String)>,
+    origin: Option<String>,
+    entrypoint_override: Option<&str>,
+    store: Option<&LayerStore>,
+) -> Result<Workload, RunError> {
     let manifest = ImageManifest::from_reader(image.manifest.data.as_slice()).map_err(|e| RunError::Config(format!("image manifest: {e}")))?;
     let (entrypoint, cmd, env) = if image.config.media_type == MEDIA_TYPE_WASM_CONFIG {
         (vec![format!("/{ARTIFACT_MODULE_FILE}")], Vec::new(), Vec::new())
@@ -328,6 +347,10 @@ fn from_image(image: Image, defects: Vec<(usize, String)>, origin: Option<String
             runtime.cmd().clone().unwrap_or_default(),
             env,
         )
+    };
+    let (entrypoint, cmd) = match entrypoint_override {
+        Some(path) => (vec![path.to_string()], Vec::new()),
+        None => (entrypoint, cmd),
     };
     let module_path = entrypoint.first().or(cmd.first()).cloned().ok_or(RunError::NoEntrypoint)?;
 

@@ -28,6 +28,10 @@ pub struct RunCommand {
     /// The image to run when a layout or archive holds several.
     #[arg(long)]
     name: Option<String>,
+    /// Run this module of the image instead of its ENTRYPOINT; the image's
+    /// CMD is dropped (as with `docker run --entrypoint`).
+    #[arg(long, value_name = "PATH")]
+    entrypoint: Option<String>,
     /// Set an environment variable for the guest (after the image's).
     #[arg(long, short = 'e', value_name = "KEY=VALUE")]
     env: Vec<String>,
@@ -58,8 +62,14 @@ impl RunCommand {
         let input = Input::detect(&self.image)?;
         let cache = if self.no_cache { None } else { LocalCache::default_location() };
         let layers = cache.as_ref().map(LocalCache::layers);
-        let workload =
-            load(&input, self.name.as_deref(), &self.registry.options(false), layers.as_ref()).with_context(|| format!("reading {}", self.image))?;
+        let workload = load(
+            &input,
+            self.name.as_deref(),
+            self.entrypoint.as_deref(),
+            &self.registry.options(false),
+            layers.as_ref(),
+        )
+        .with_context(|| format!("reading {}", self.image))?;
         let runner = Runner::new(TrustPolicy::load(self.trust_aot)?, cache)?;
         let prepared = runner.prepare(&workload)?;
         for warning in &prepared.warnings {
