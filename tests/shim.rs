@@ -10,64 +10,10 @@
 
 mod support;
 
-use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Command;
 
 use support::engine::{buildx, context, docker, export_rootfs, remove, repo, stderr, unique_tag, RUST_IMAGE};
-
-const RUNTIME: &str = "--runtime=io.containerd.wasmpack.v1";
-const SHIM: &str = "/usr/local/bin/containerd-shim-wasmpack-v1";
-/// The annotation by which the operator trusts an image's AOT artifact.
-const TRUST: &str = "dev.wasmpack.trust-aot=true";
-/// The annotation that puts the shim's decision on the container's stderr.
-const VERBOSE: &str = "dev.wasmpack.verbose=true";
-/// The host's network namespace: Docker then adds no OCI hook, which
-/// runwasi's libcontainer 0.6 races on under load (see the README's shim
-/// section). WASI preview1 guests have no sockets, so it gives them nothing.
-const NETWORK: [&str; 2] = ["--network", "host"];
-
-fn require_shim() {
-    assert!(
-        Path::new(SHIM).is_file(),
-        "{SHIM} is missing: run scripts/shim install (scripts/test does)"
-    );
-}
-
-/// `docker run --rm` of `image` under our shim, with `options` before the
-/// image and `args` after it.
-fn run(image: &str, options: &[&str], args: &[&str]) -> Output {
-    require_shim();
-    let mut all = vec![
-        "run",
-        "--rm",
-        RUNTIME,
-        "--platform",
-        "wasi/wasm",
-        "--annotation",
-        VERBOSE,
-        NETWORK[0],
-        NETWORK[1],
-    ];
-    all.extend_from_slice(options);
-    all.push(image);
-    all.extend_from_slice(args);
-    docker(&all, &repo())
-}
-
-fn stdout(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-/// The shim's decision line (`wasmpack: image AOT`, ...).
-fn decision(out: &Output) -> String {
-    let err = stderr(out);
-    let taken = ["image AOT", "cache hit", "compiled and cached", "compiling in the container"];
-    err.lines()
-        .filter_map(|l| l.strip_prefix("wasmpack: "))
-        .find(|l| taken.contains(l))
-        .unwrap_or_else(|| panic!("no decision on stderr:\n{err}"))
-        .to_string()
-}
+use support::shim::{decision, require_shim, run, stdout, NETWORK, RUNTIME, TRUST};
 
 /// rust-hello through the frontend with an x86_64 AOT layer, loaded.
 fn hello_with_aot() -> String {

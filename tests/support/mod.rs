@@ -4,6 +4,7 @@
 #![allow(dead_code)] // each test file uses its own part of this module
 
 pub mod engine;
+pub mod shim;
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
