@@ -360,10 +360,16 @@ pub fn read_image_with(
     Ok((image, rejected))
 }
 
-/// The files of a layout: on disk, or read from an archive into memory.
+/// The files of a layout: on disk, or members of an archive, found by one
+/// pass over its tar headers (seeking past the data) and read only when
+/// asked for: a run whose layers are already stored reads no blob.
 enum Tree {
     Dir(PathBuf),
-    Archive(HashMap<String, Vec<u8>>),
+    Archive {
+        file: std::cell::RefCell<std::fs::File>,
+        /// Member name to (offset of its data, size).
+        members: HashMap<String, (u64, u64)>,
+    },
 }
 
 impl Tree {
@@ -382,23 +388,24 @@ impl Tree {
             return Err(not_archive("it is a wasm module; `wasmpack build` packages one".into()));
         }
         file.seek(io::SeekFrom::Start(0)).map_err(io_err)?;
-        let mut archive = tar::Archive::new(io::BufReader::new(file));
-        let mut files = HashMap::new();
-        for entry in archive.entries().map_err(io_err)? {
-            let mut entry = entry.map_err(|e| not_archive(format!("reading its tar entries: {e}")))?;
+        let mut members = HashMap::new();
+        let mut archive = tar::Archive::new(&file);
+        for entry in archive.entries_with_seek().map_err(io_err)? {
+            let entry = entry.map_err(|e| not_archive(format!("reading its tar entries: {e}")))?;
             if entry.header().entry_type() != tar::EntryType::Regular {
                 continue;
             }
             let name = entry.path().map_err(io_err)?.to_string_lossy().into_owned();
             let name = name.trim_start_matches("./").to_string();
-            let mut data = Vec::new();
-            entry.read_to_end(&mut data).map_err(io_err)?;
-            files.insert(name, data);
+            members.insert(name, (entry.raw_file_position(), entry.size()));
         }
-        if !files.contains_key(LAYOUT_FILE) {
+        if !members.contains_key(LAYOUT_FILE) {
             return Err(LayoutError::NotALayout(path.to_path_buf()));
         }
-        Ok(Tree::Archive(files))
+        Ok(Tree::Archive {
+            file: std::cell::RefCell::new(file),
+            members,
+        })
     }
 
     fn read(&self, root: &Path, member: &str) -> Result<Vec<u8>, LayoutError> {
@@ -411,7 +418,21 @@ impl Tree {
                 path: dir.join(member),
                 source,
             }),
-            Tree::Archive(files) => files.get(member).cloned().ok_or_else(missing),
+            Tree::Archive { file, members } => {
+                let &(offset, size) = members.get(member).ok_or_else(missing)?;
+                let io_err = |source| LayoutError::Io {
+                    path: root.join(member),
+                    source,
+                };
+                let mut file = file.borrow_mut();
+                file.seek(io::SeekFrom::Start(offset)).map_err(io_err)?;
+                let mut data = Vec::new();
+                (&mut *file).take(size).read_to_end(&mut data).map_err(io_err)?;
+                if data.len() as u64 != size {
+                    return Err(io_err(io::ErrorKind::UnexpectedEof.into()));
+                }
+                Ok(data)
+            }
         }
     }
 
