@@ -288,3 +288,75 @@ fn linux_targets_build_like_the_builtin_frontend() {
     remove(&ours_tag);
     remove(&builtin_tag);
 }
+
+/// The files a linux/amd64 build of `dir` exports, as sorted relative paths.
+fn exported_files(dir: &Path) -> Vec<String> {
+    let out_dir = tempfile::tempdir().unwrap();
+    let dest = format!("type=local,dest={}", out_dir.path().display());
+    let out = docker(
+        &["buildx", "build", "--progress=plain", "--platform", "linux/amd64", "-o", &dest, "."],
+        dir,
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let mut files = Vec::new();
+    let mut pending = vec![out_dir.path().to_path_buf()];
+    while let Some(folder) = pending.pop() {
+        for entry in std::fs::read_dir(&folder).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                pending.push(path);
+            } else {
+                files.push(path.strip_prefix(out_dir.path()).unwrap().to_string_lossy().into_owned());
+            }
+        }
+    }
+    files.sort();
+    files
+}
+
+#[test]
+fn dockerignore_files_filter_the_context_as_with_the_builtin_frontend() {
+    require_images();
+    let files: [(&str, &[u8]); 5] = [
+        ("keep.txt", b"k"),
+        ("secret.txt", b"s"),
+        ("a.log", b"a"),
+        ("important.log", b"i"),
+        (
+            ".dockerignore",
+            b"# build noise\nsecret.txt\n\n  **/*.log  \n!important.log\n/Dockerfile*\n",
+        ),
+    ];
+    let body = "FROM scratch\nCOPY . /ctx/\n";
+    // A Dockerfile's own ignore file wins over the context's.
+    for own_ignore in [None, Some(&b"keep.txt\n"[..])] {
+        let ours = context(body, &files);
+        let builtin = tempfile::tempdir().unwrap();
+        std::fs::write(builtin.path().join("Dockerfile"), body).unwrap();
+        for dir in [ours.path(), builtin.path()] {
+            std::fs::create_dir(dir.join("sub")).unwrap();
+            std::fs::write(dir.join("sub/b.log"), b"b").unwrap();
+            for (name, bytes) in files {
+                std::fs::write(dir.join(name), bytes).unwrap();
+            }
+            if let Some(bytes) = own_ignore {
+                std::fs::write(dir.join("Dockerfile.dockerignore"), bytes).unwrap();
+            }
+        }
+        let ours_files = exported_files(ours.path());
+        assert_eq!(ours_files, exported_files(builtin.path()), "own ignore file: {own_ignore:?}");
+        let expected: &[&str] = match own_ignore {
+            None => &["ctx/.dockerignore", "ctx/important.log", "ctx/keep.txt"],
+            Some(_) => &[
+                "ctx/.dockerignore",
+                "ctx/Dockerfile",
+                "ctx/Dockerfile.dockerignore",
+                "ctx/a.log",
+                "ctx/important.log",
+                "ctx/secret.txt",
+                "ctx/sub/b.log",
+            ],
+        };
+        assert_eq!(ours_files, expected);
+    }
+}

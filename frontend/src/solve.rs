@@ -72,13 +72,17 @@ fn flag(options: &Options, (opt, build_arg): (&str, &'static str)) -> Result<boo
 }
 
 /// A local source from the client's session (`docker buildx build`'s
-/// context or Dockerfile folder), for daemons that pass no inputs.
-fn local_source(name: &str, session_id: &str, follow: Option<&str>) -> State {
+/// context or Dockerfile folder), for daemons that pass no inputs: only
+/// the `follow` paths when some are given, without what `excludes` matches.
+fn local_source(name: &str, session_id: &str, follow: &[&str], excludes: &[String]) -> State {
     let mut attrs = BTreeMap::new();
     attrs.insert("local.session".to_string(), session_id.to_string());
     attrs.insert("local.sharedkeyhint".to_string(), name.to_string());
-    if let Some(path) = follow {
-        attrs.insert("local.followpaths".to_string(), serde_json::json!([path]).to_string());
+    if !follow.is_empty() {
+        attrs.insert("local.followpaths".to_string(), serde_json::json!(follow).to_string());
+    }
+    if !excludes.is_empty() {
+        attrs.insert("local.excludepatterns".to_string(), serde_json::json!(excludes).to_string());
     }
     let progress = match name {
         "dockerfile" => "[internal] load build definition".to_string(),
@@ -95,13 +99,17 @@ pub async fn build(bridge: &mut Bridge, options: &Options) -> Result<(), SolveEr
     let strip = flag(options, OPT_STRIP)?;
     let aot_targets = aot_targets(options)?;
 
-    // The Dockerfile: from the forwarding frontend's input, or from the session.
+    // The Dockerfile, and the ignore file beside it that applies to it
+    // alone: from the forwarding frontend's input, or from the session.
+    let own_ignore = format!("{file_name}.dockerignore");
     let dockerfile_state = match inputs.remove("dockerfile").and_then(llb::import) {
         Some(output) => Some(output),
-        None => local_source("dockerfile", &options.session_id, Some(&file_name)),
+        None => local_source("dockerfile", &options.session_id, &[&file_name, &own_ignore], &[]),
     };
     let reference = bridge.solve(llb::definition(&dockerfile_state, None)).await?;
     let bytes = bridge.read_file(&reference, &file_name, None).await?;
+    // As BuildKit's frontend does, a file that cannot be read is no file.
+    let own_ignore = bridge.read_file(&reference, &own_ignore, None).await.ok();
     let text = String::from_utf8(bytes).map_err(|_| SolveError::NotText { file: file_name.clone() })?;
     let dockerfile = Dockerfile::parse(&file_name, &text)?;
 
@@ -127,9 +135,23 @@ pub async fn build(bridge: &mut Bridge, options: &Options) -> Result<(), SolveEr
         return Err(SolveError::NeedsWasm(OPT_AOT.1));
     }
 
+    // An imported context comes already filtered by whoever made it.
     let context = match inputs.remove("context").and_then(llb::import) {
         Some(output) => Some(output),
-        None => local_source("context", &options.session_id, None),
+        None => {
+            let ignore = match own_ignore {
+                Some(bytes) => Some(bytes),
+                None => {
+                    let ignore_only = local_source("context", &options.session_id, &[".dockerignore"], &[]);
+                    let reference = bridge.solve(llb::definition(&ignore_only, None)).await?;
+                    bridge.read_file(&reference, ".dockerignore", None).await.ok()
+                }
+            };
+            let excludes = ignore
+                .map(|bytes| dockerfile::ignore::parse(&String::from_utf8_lossy(&bytes)))
+                .unwrap_or_default();
+            local_source("context", &options.session_id, &[], &excludes)
+        }
     };
     let convert_options = ConvertOptions {
         build_args: options.build_args(),

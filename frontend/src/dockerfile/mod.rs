@@ -11,6 +11,7 @@
 //! Conversion to LLB is not done here.
 
 pub mod expand;
+pub mod ignore;
 pub mod instructions;
 pub mod parser;
 pub mod scope;
