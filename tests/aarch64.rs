@@ -4,10 +4,9 @@
 
 mod support;
 
-use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
-use support::{cross_bin, rust_guest, wasmpack};
+use support::{cross_bin, run_on_aarch64, rust_guest, wasmpack};
 
 const TRIPLE: &str = "aarch64-unknown-linux-gnu";
 
@@ -18,21 +17,6 @@ fn main() {
     std::process::exit(args.len() as i32);
 }
 "#;
-
-/// The aarch64 `wasmpack run` under qemu-user, with a cache of its own.
-fn run_on_aarch64(dir: &Path, args: &[&str]) -> Output {
-    let bin = cross_bin(TRIPLE, "wasmpack");
-    Command::new("qemu-aarch64-static")
-        .args(["-L", "/usr/aarch64-linux-gnu"])
-        .arg(bin)
-        .arg("run")
-        .args(args)
-        .current_dir(dir)
-        .env("WASMPACK_CACHE_DIR", dir.join("cache"))
-        .env("WASMPACK_TRUST_FILE", "/dev/null")
-        .output()
-        .expect("qemu-aarch64-static runs (scripts/install-deps installs qemu-user-static)")
-}
 
 fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()

@@ -9,12 +9,12 @@
 mod support;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 use std::sync::OnceLock;
 
 use support::engine::{buildx, docker, remove, repo, stderr, unique_tag};
 use support::shim::{decision, stdout, TRUST};
-use support::{cross_bin, wasmpack};
+use support::{run_on_aarch64, wasmpack};
 
 const PHP_BUILDER: &str = "wasmpack/php-builder:local";
 const AOT: [&str; 2] = ["--build-arg", "WASMPACK_AOT=x86_64,aarch64"];
@@ -134,15 +134,7 @@ fn the_runner_takes_the_x86_64_aot_layer_when_trusted() {
 #[test]
 fn the_aarch64_runner_runs_the_app_from_the_aarch64_layer() {
     let dir = tempfile::tempdir().unwrap();
-    let out = Command::new("qemu-aarch64-static")
-        .args(["-L", "/usr/aarch64-linux-gnu"])
-        .arg(cross_bin("aarch64-unknown-linux-gnu", "wasmpack"))
-        .args(["run", "-v", "--trust-aot", archive().to_str().unwrap()])
-        .current_dir(dir.path())
-        .env("WASMPACK_CACHE_DIR", dir.path().join("cache"))
-        .env("WASMPACK_TRUST_FILE", "/dev/null")
-        .output()
-        .expect("qemu-aarch64-static runs (scripts/install-deps installs qemu-user-static)");
+    let out = run_on_aarch64(dir.path(), &["-v", "--trust-aot", archive().to_str().unwrap()]);
     let said = stderr(&out);
     assert!(
         said.contains("using the image's AOT layer") && said.contains("aarch64-unknown-linux-gnu"),

@@ -61,6 +61,21 @@ pub fn cross_bin(triple: &str, name: &str) -> PathBuf {
     bin
 }
 
+/// The aarch64 `wasmpack run` under qemu-user, with a cache of its own.
+pub fn run_on_aarch64(dir: &Path, args: &[&str]) -> Output {
+    let bin = cross_bin("aarch64-unknown-linux-gnu", "wasmpack");
+    Command::new("qemu-aarch64-static")
+        .args(["-L", "/usr/aarch64-linux-gnu"])
+        .arg(bin)
+        .arg("run")
+        .args(args)
+        .current_dir(dir)
+        .env("WASMPACK_CACHE_DIR", dir.join("cache"))
+        .env("WASMPACK_TRUST_FILE", "/dev/null")
+        .output()
+        .expect("qemu-aarch64-static runs (scripts/install-deps installs qemu-user-static)")
+}
+
 /// `target/<profile>`, from this test's own path.
 fn profile_dir() -> PathBuf {
     let exe = std::env::current_exe().expect("test binary path");
