@@ -8,11 +8,13 @@ use std::collections::{BTreeMap, HashMap};
 
 use wasmpack_proto::pb;
 
+use crate::dockerfile::mount::parse_size;
 use crate::dockerfile::{
-    self, AutomaticArgs, Dockerfile, GlobalScope, Instruction, LocatedInstruction, Network, Platform, ShellOrExec, Stage, Variables,
+    self, AutomaticArgs, Dockerfile, GlobalScope, Instruction, LocatedInstruction, Mount, MountType, Network, Platform, Security, Sharing,
+    ShellOrExec, Stage, Variables,
 };
-use crate::image::ImageConfig;
-use crate::llb::{self, FileAction, Meta, State};
+use crate::image::{self, ImageConfig};
+use crate::llb::{self, FileAction, Meta, MountKind, State};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConvertError {
@@ -49,6 +51,8 @@ pub struct ConvertOptions {
     pub merge_op: bool,
     /// The daemon understands symbolic `--chmod` (`u+x`).
     pub chmod_symbolic: bool,
+    /// `BUILDKIT_CACHE_MOUNT_NS`: prefixes cache mount ids.
+    pub cache_namespace: String,
 }
 
 /// A converted stage: its filesystem, its image config, and what the wasm
@@ -97,16 +101,18 @@ pub async fn convert(dockerfile: &Dockerfile, options: &ConvertOptions, resolver
     converter.stages[target].take().ok_or(ConvertError::NoSuchTarget(target.to_string()))
 }
 
-/// A stage named `name` (lower case) or numbered so, before `before`.
+/// A stage named `name` (lower case) or numbered so, before `before`. Of
+/// two stages with one name the later counts, as in BuildKit.
 fn stage_index(dockerfile: &Dockerfile, name: &str, before: usize) -> Option<usize> {
     let stages = &dockerfile.stages[..before];
     stages
         .iter()
-        .position(|s| s.name.as_deref() == Some(name))
+        .rposition(|s| s.name.as_deref() == Some(name))
         .or_else(|| name.parse::<usize>().ok().filter(|i| *i < before))
 }
 
-/// Which stages the target depends on, through FROM and `COPY --from`.
+/// Which stages the target depends on, through FROM, `COPY --from` and
+/// `RUN --mount=from=`.
 fn needed_stages(dockerfile: &Dockerfile, scope: &GlobalScope, target: usize) -> Result<Vec<bool>, ConvertError> {
     let mut needed = vec![false; dockerfile.stages.len()];
     needed[target] = true;
@@ -120,8 +126,13 @@ fn needed_stages(dockerfile: &Dockerfile, scope: &GlobalScope, target: usize) ->
             needed[i] = true;
         }
         for located in &stage.instructions {
-            if let Instruction::Copy(copy) = &located.instruction {
-                if let Some(i) = copy.from.as_deref().and_then(|f| stage_index(dockerfile, &f.to_lowercase(), index)) {
+            let froms: Vec<&str> = match &located.instruction {
+                Instruction::Copy(copy) => copy.from.iter().map(String::as_str).collect(),
+                Instruction::Run(run) => run.mounts.iter().filter_map(|m| m.from.as_deref()).collect(),
+                _ => Vec::new(),
+            };
+            for from in froms {
+                if let Some(i) = stage_index(dockerfile, &from.to_lowercase(), index) {
                     needed[i] = true;
                 }
             }
@@ -194,10 +205,10 @@ impl Converter<'_> {
                 None => self.options.target_platform.clone(),
             },
         };
-        let steps = stage.instructions.len() + 1;
-        let label = stage.name.clone().unwrap_or_else(|| format!("stage-{index}"));
-        let progress = |n: usize, text: &str| format!("[{label} {n}/{steps}] {text}");
 
+        let label = stage.name.clone().unwrap_or_else(|| format!("stage-{index}"));
+        let steps = std::cell::Cell::new(stage.instructions.len() + 1);
+        let progress = |n: usize, text: &str| format!("[{label} {n}/{}] {text}", steps.get());
         let mut converted = if let Some(parent) = parent {
             ConvertedStage {
                 index,
@@ -223,8 +234,24 @@ impl Converter<'_> {
                 .await?
         };
 
+        // The base's ONBUILD triggers run first and are not passed on, as
+        // BuildKit runs them.
+        let triggers = std::mem::take(&mut converted.image.config.on_build)
+            .iter()
+            .map(|text| {
+                let instruction =
+                    dockerfile::instructions::parse_trigger(&self.dockerfile.file_name, stage.line, text, self.dockerfile.directives.escape)?;
+                Ok(LocatedInstruction {
+                    line: stage.line,
+                    end_line: stage.line,
+                    source: format!("ONBUILD {text}"),
+                    instruction,
+                })
+            })
+            .collect::<Result<Vec<_>, ConvertError>>()?;
+        steps.set(steps.get() + triggers.len());
         let mut expander = self.scope.stage_expander(std::mem::take(&mut converted.vars));
-        for (n, located) in stage.instructions.iter().enumerate() {
+        for (n, located) in triggers.iter().chain(&stage.instructions).enumerate() {
             let instruction = expander.expand(located)?;
             let step = Step {
                 located,
@@ -285,9 +312,10 @@ impl Converter<'_> {
 
     fn instruction(&self, stage: &mut ConvertedStage, instruction: Instruction, vars: &Variables, step: &Step<'_>) -> Result<(), ConvertError> {
         let line = step.located.line;
-        let history = |stage: &mut ConvertedStage, text: String, empty: bool| {
-            stage.image.add_history(text, empty, None);
+        let history = |stage: &mut ConvertedStage, text: String| {
+            stage.image.add_history(text, true, None);
         };
+        let config = &mut stage.image.config;
         match instruction {
             Instruction::Arg(_) => {}
             Instruction::Env(pairs) => {
@@ -296,41 +324,23 @@ impl Converter<'_> {
                     stage.image.set_env(name, value);
                     text.push_str(&format!(" {name}={value}"));
                 }
-                history(stage, text, true);
+                history(stage, text);
             }
             Instruction::Label(pairs) => {
                 let mut text = String::from("LABEL");
                 for (name, value) in pairs {
                     text.push_str(&format!(" {name}={value}"));
-                    stage.image.config.labels.insert(name, value);
+                    config.labels.insert(name, value);
                 }
-                history(stage, text, true);
+                history(stage, text);
             }
-            Instruction::Workdir(path) => {
-                let dir = absolute_in(&stage.image.config.working_dir, &path);
-                stage.image.config.working_dir = dir.clone();
-                if dir != "/" {
-                    let mkdir = pb::FileActionMkDir {
-                        path: dir.clone(),
-                        mode: 0o755,
-                        make_parents: true,
-                        timestamp: -1,
-                        owner: None,
-                    };
-                    stage.state = llb::file(
-                        &stage.state,
-                        vec![FileAction::Mkdir(mkdir)],
-                        Some(to_pb(&stage.platform)),
-                        self.meta(step),
-                    );
-                }
-                history(stage, format!("WORKDIR {dir}"), dir == "/");
-            }
+            Instruction::Workdir(path) => self.workdir(stage, &path, step),
             Instruction::Run(run) => self.run(stage, run, vars, step)?,
-            Instruction::Copy(copy) => self.copy(stage, copy, step)?,
+            Instruction::Copy(copy) => self.copy(stage, copy, false, step)?,
+            Instruction::Add(copy) => self.copy(stage, copy, true, step)?,
             Instruction::Entrypoint(form) => {
                 let args = self.with_shell(stage, form);
-                history(stage, format!("ENTRYPOINT {args:?}"), true);
+                history(stage, format!("ENTRYPOINT {args:?}"));
                 stage.image.config.entrypoint = Some(args);
                 // As in Docker: a new ENTRYPOINT drops an inherited CMD.
                 if stage.cmd_line.is_none() {
@@ -340,12 +350,88 @@ impl Converter<'_> {
             }
             Instruction::Cmd(form) => {
                 let args = self.with_shell(stage, form);
-                history(stage, format!("CMD {args:?}"), true);
+                history(stage, format!("CMD {args:?}"));
                 stage.image.config.cmd = Some(args);
+                // What BuildKit writes for Docker's sake (Windows quoting).
+                stage.image.config.args_escaped = true;
                 stage.cmd_line = Some(line);
+            }
+            Instruction::User(user) => {
+                config.user = user.clone();
+                history(stage, format!("USER {user}"));
+            }
+            Instruction::Expose(specs) => {
+                for spec in &specs {
+                    let ports = image::exposed_ports(spec).map_err(|problem| self.error(line, format!("EXPOSE {spec}: {problem}")))?;
+                    config.exposed_ports.extend(ports.into_iter().map(|p| (p, image::Empty {})));
+                }
+                history(stage, format!("EXPOSE {}", specs.join(" ")));
+            }
+            Instruction::Volume(volumes) => {
+                for volume in &volumes {
+                    if volume.is_empty() {
+                        return Err(self.error(line, "VOLUME: a volume cannot be an empty string"));
+                    }
+                    config.volumes.insert(volume.clone(), image::Empty {});
+                }
+                history(stage, format!("VOLUME {volumes:?}"));
+            }
+            Instruction::StopSignal(signal) => {
+                if !image::is_signal(&signal) {
+                    return Err(self.error(
+                        line,
+                        format!("STOPSIGNAL {signal:?}: not a signal; use a name such as SIGTERM or a number"),
+                    ));
+                }
+                config.stop_signal = signal.clone();
+                history(stage, format!("STOPSIGNAL {signal}"));
+            }
+            Instruction::Healthcheck(check) => {
+                config.healthcheck = Some(image::Healthcheck {
+                    test: check.test.clone(),
+                    interval: check.interval,
+                    timeout: check.timeout,
+                    start_period: check.start_period,
+                    start_interval: check.start_interval,
+                    retries: check.retries,
+                });
+                history(stage, format!("HEALTHCHECK {:?}", check.test));
+            }
+            Instruction::Shell(shell) => {
+                config.shell = shell.clone();
+                history(stage, format!("SHELL {shell:?}"));
+            }
+            // Kept for stages and images built on this one; not run here.
+            Instruction::Onbuild(trigger) => config.on_build.push(trigger),
+            Instruction::Maintainer(author) => {
+                stage.image.author = author.clone();
+                history(stage, format!("MAINTAINER {author}"));
             }
         }
         Ok(())
+    }
+
+    fn workdir(&self, stage: &mut ConvertedStage, path: &str, step: &Step<'_>) {
+        let dir = absolute_in(&stage.image.config.working_dir, path);
+        stage.image.config.working_dir = dir.clone();
+        if dir != "/" {
+            // Owned by the USER in effect, as BuildKit makes it.
+            let user = &stage.image.config.user;
+            let mkdir = pb::FileActionMkDir {
+                path: dir.clone(),
+                mode: 0o755,
+                make_parents: true,
+                timestamp: -1,
+                owner: (!user.is_empty()).then(|| chown_opt(user)),
+            };
+            stage.state = llb::file(
+                &stage.state,
+                vec![FileAction::Mkdir(mkdir)],
+                Some(to_pb(&stage.platform)),
+                self.meta(step),
+            );
+        }
+        stage.image.add_history(format!("WORKDIR {dir}"), dir == "/", None);
     }
 
     fn meta(&self, step: &Step<'_>) -> Meta {
@@ -367,9 +453,6 @@ impl Converter<'_> {
     }
 
     fn run(&self, stage: &mut ConvertedStage, run: dockerfile::Run, vars: &Variables, step: &Step<'_>) -> Result<(), ConvertError> {
-        if let Some(mount) = run.mounts.first() {
-            return Err(self.error(step.located.line, format!("RUN --mount={mount}: --mount is not supported yet")));
-        }
         let platform = Some(to_pb(&stage.platform));
         let mut mounts = Vec::new();
         let form = match (&run.command, run.heredocs.as_slice()) {
@@ -396,6 +479,7 @@ impl Converter<'_> {
                         selector: "/".to_string(),
                         readonly: true,
                         output: false,
+                        kind: MountKind::Bind,
                     });
                     ShellOrExec::Exec(vec![format!("/dev/pipes/{}", heredoc.name)])
                 } else {
@@ -415,10 +499,20 @@ impl Converter<'_> {
             }
             (command, _) => command.clone(),
         };
+        let mut env: Vec<String> = vars.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        let mut ssh_count = 0;
+        for mount in &run.mounts {
+            let mount = self.run_mount(stage, mount, &mut ssh_count, step)?;
+            // The first SSH socket is the agent programs find by default.
+            if let (MountKind::Ssh(_), false) = (&mount.kind, vars.get("SSH_AUTH_SOCK").is_some() || ssh_count > 1) {
+                env.push(format!("SSH_AUTH_SOCK={}", mount.dest));
+            }
+            mounts.push(mount);
+        }
         let args = self.with_shell(stage, form);
         let exec = llb::Exec {
             args: args.clone(),
-            env: vars.iter().map(|(k, v)| format!("{k}={v}")).collect(),
+            env,
             cwd: match stage.image.config.working_dir.as_str() {
                 "" => "/".to_string(),
                 dir => dir.to_string(),
@@ -429,6 +523,10 @@ impl Converter<'_> {
                 Network::None => pb::NetMode::None,
                 Network::Host => pb::NetMode::Host,
             },
+            security: match run.security {
+                Security::Sandbox => pb::SecurityMode::Sandbox,
+                Security::Insecure => pb::SecurityMode::Insecure,
+            },
             mounts,
         };
         let (root, _) = llb::exec(&stage.state, exec, platform, self.meta(step));
@@ -437,38 +535,177 @@ impl Converter<'_> {
         Ok(())
     }
 
-    fn copy(&self, stage: &mut ConvertedStage, copy: dockerfile::Copy, step: &Step<'_>) -> Result<(), ConvertError> {
+    /// One `RUN --mount`, with BuildKit's defaults: cache ids default to the
+    /// target, secrets to `/run/secrets/<id>` (mode 0400), SSH sockets to
+    /// `/run/buildkit/ssh_agent.<n>` (mode 0600).
+    fn run_mount(&self, stage: &ConvertedStage, mount: &Mount, ssh_count: &mut usize, step: &Step<'_>) -> Result<llb::Mount, ConvertError> {
         let line = step.located.line;
-        let platform = Some(to_pb(&stage.platform));
-        let source: State = match copy.from.as_deref() {
-            None => self.options.context.clone(),
-            Some(from) => match stage_index(self.dockerfile, &from.to_lowercase(), stage.index) {
-                Some(i) => self.stages[i].as_ref().and_then(|s| s.state.clone()),
-                None => {
-                    let (name, _) = wasmpack_packager::layout::normalize_name(from)
-                        .map_err(|e| self.error(line, format!("COPY --from={from}: not a stage before this one nor an image: {e}")))?;
-                    let mut attrs = BTreeMap::new();
-                    if self.options.image_resolve_mode != "default" {
-                        attrs.insert("image.resolvemode".to_string(), self.options.image_resolve_mode.clone());
-                    }
-                    Some(llb::source(
-                        format!("docker-image://{name}"),
-                        attrs,
-                        platform.clone(),
-                        Meta::named(format!("[internal] load {name}")),
-                    ))
-                }
-            },
+        let invalid = |problem: String| self.error(line, format!("RUN --mount: {problem}"));
+        let number = |field: &Option<String>, radix: u32, name: &str| -> Result<Option<u32>, ConvertError> {
+            field
+                .as_deref()
+                .map(|text| u32::from_str_radix(text, radix).map_err(|_| invalid(format!("invalid {name} {text:?}"))))
+                .transpose()
         };
+        let (mode, uid, gid) = (
+            number(&mount.mode, 8, "mode")?,
+            number(&mount.uid, 10, "uid")?,
+            number(&mount.gid, 10, "gid")?,
+        );
+        let target = if mount.target.is_empty() {
+            String::new()
+        } else {
+            absolute_in(&stage.image.config.working_dir, &mount.target)
+        };
+        let file_mount = |kind: MountKind, dest: String| llb::Mount {
+            dest,
+            state: None,
+            selector: String::new(),
+            readonly: false,
+            output: false,
+            kind,
+        };
+        match mount.kind {
+            MountType::Secret => {
+                let id = [&mount.source, &mount.id]
+                    .into_iter()
+                    .find(|s| !s.is_empty())
+                    .cloned()
+                    .unwrap_or_else(|| base_name(&mount.target).to_string());
+                let dest = match target.as_str() {
+                    "" => format!("/run/secrets/{}", base_name(&id)),
+                    _ => target,
+                };
+                let secret = pb::SecretOpt {
+                    id,
+                    uid: uid.unwrap_or(0),
+                    gid: gid.unwrap_or(0),
+                    mode: mode.unwrap_or(0o400),
+                    optional: !mount.required,
+                };
+                return Ok(file_mount(MountKind::Secret(secret), dest));
+            }
+            MountType::Ssh => {
+                let dest = match target.as_str() {
+                    "" => format!("/run/buildkit/ssh_agent.{ssh_count}"),
+                    _ => target,
+                };
+                *ssh_count += 1;
+                let ssh = pb::SshOpt {
+                    id: if mount.id.is_empty() { "default".to_string() } else { mount.id.clone() },
+                    uid: uid.unwrap_or(0),
+                    gid: gid.unwrap_or(0),
+                    mode: mode.unwrap_or(0o600),
+                    optional: !mount.required,
+                };
+                return Ok(file_mount(MountKind::Ssh(ssh), dest));
+            }
+            _ if target == "/" => return Err(invalid(format!("cannot mount over / (target {:?})", mount.target))),
+            _ => {}
+        }
+        let mut state = match (mount.kind, mount.from.as_deref()) {
+            (MountType::Tmpfs, _) | (MountType::Cache, None) => None,
+            (_, from) => self.named_source(from, stage, line, "RUN --mount from")?,
+        };
+        let mut selector = absolute_in("/", &mount.source);
+        if selector == "/" {
+            selector.clear();
+            // An empty cache owned and permissioned as asked.
+            if uid.is_some() || gid.is_some() || mode.is_some() {
+                let mkdir = pb::FileActionMkDir {
+                    path: "/cache".to_string(),
+                    mode: mode.unwrap_or(0o755) as i32,
+                    make_parents: false,
+                    timestamp: -1,
+                    owner: Some(chown_opt(&format!("{}:{}", uid.unwrap_or(0), gid.unwrap_or(0)))),
+                };
+                state = llb::file(
+                    &state,
+                    vec![FileAction::Mkdir(mkdir)],
+                    Some(to_pb(&stage.platform)),
+                    Meta::named("[internal] settings cache mount permissions"),
+                );
+                selector = "/cache".to_string();
+            }
+        }
+        let kind = match mount.kind {
+            MountType::Cache => MountKind::Cache {
+                // Namespaced as BuildKit's frontend does, so both share caches.
+                id: format!(
+                    "{}/{}",
+                    self.options.cache_namespace,
+                    if mount.id.is_empty() {
+                        clean_path(&mount.target)
+                    } else {
+                        mount.id.clone()
+                    }
+                ),
+                sharing: match mount.sharing {
+                    Sharing::Shared => pb::CacheSharingOpt::Shared,
+                    Sharing::Private => pb::CacheSharingOpt::Private,
+                    Sharing::Locked => pb::CacheSharingOpt::Locked,
+                },
+            },
+            MountType::Tmpfs => MountKind::Tmpfs {
+                size: match mount.size.as_deref() {
+                    None => 0,
+                    Some(text) => parse_size(text).ok_or_else(|| invalid(format!("invalid size {text:?}")))?,
+                },
+            },
+            _ => MountKind::Bind,
+        };
+        Ok(llb::Mount {
+            dest: target,
+            state,
+            selector,
+            readonly: mount.readonly,
+            output: false,
+            kind,
+        })
+    }
+
+    /// The filesystem a `--from` names: an earlier stage, else an image;
+    /// the build context when there is none.
+    fn named_source(&self, from: Option<&str>, stage: &ConvertedStage, line: usize, what: &str) -> Result<State, ConvertError> {
+        let Some(from) = from else {
+            return Ok(self.options.context.clone());
+        };
+        if let Some(i) = stage_index(self.dockerfile, &from.to_lowercase(), stage.index) {
+            return Ok(self.stages[i].as_ref().and_then(|s| s.state.clone()));
+        }
+        let (name, _) = wasmpack_packager::layout::normalize_name(from)
+            .map_err(|e| self.error(line, format!("{what}={from}: not a stage before this one nor an image: {e}")))?;
+        let mut attrs = BTreeMap::new();
+        if self.options.image_resolve_mode != "default" {
+            attrs.insert("image.resolvemode".to_string(), self.options.image_resolve_mode.clone());
+        }
+        Ok(Some(llb::source(
+            format!("docker-image://{name}"),
+            attrs,
+            Some(to_pb(&stage.platform)),
+            Meta::named(format!("[internal] load {name}")),
+        )))
+    }
+
+    /// COPY, and ADD (`add`): local sources are unpacked when they are
+    /// archives, URLs are downloaded, git repositories cloned.
+    fn copy(&self, stage: &mut ConvertedStage, copy: dockerfile::Copy, add: bool, step: &Step<'_>) -> Result<(), ConvertError> {
+        let line = step.located.line;
+        let keyword = if add { "ADD" } else { "COPY" };
+        let platform = Some(to_pb(&stage.platform));
+        let source = self.named_source(copy.from.as_deref(), stage, line, "COPY --from")?;
         let count = copy.sources.len() + copy.heredocs.len();
         let dest = absolute_in(&stage.image.config.working_dir, &copy.dest);
-        let dest = if copy.dest.ends_with('/') && !dest.ends_with('/') {
+        let dest = if (copy.dest.ends_with('/') || copy.dest == "." || copy.dest.is_empty()) && !dest.ends_with('/') {
             format!("{dest}/")
         } else {
             dest
         };
         if count > 1 && !dest.ends_with('/') {
-            return Err(self.error(line, "COPY with more than one source needs a destination folder ending in /"));
+            return Err(self.error(
+                line,
+                format!("{keyword} with more than one source needs a destination folder ending in /"),
+            ));
         }
         let owner = copy.chown.as_deref().map(chown_opt);
         let (mode, mode_str) = match copy.chmod.as_deref() {
@@ -476,28 +713,67 @@ impl Converter<'_> {
             Some(text) => match i32::from_str_radix(text, 8) {
                 Ok(mode) if text.chars().all(|c| c.is_ascii_digit()) && mode <= 0o7777 => (mode, String::new()),
                 _ if self.options.chmod_symbolic && !text.is_empty() => (-1, text.to_string()),
-                _ => return Err(self.error(line, format!("COPY --chmod={text}: expected an octal mode such as 755"))),
+                _ => return Err(self.error(line, format!("{keyword} --chmod={text}: expected an octal mode such as 755"))),
             },
         };
-        let template = |src: String| pb::FileActionCopy {
+        let remote = |src: &str, dest: &str| pb::FileActionCopy {
             owner: owner.clone(),
             mode,
             mode_str: mode_str.clone(),
+            create_dest_path: true,
+            ..llb::copy_defaults(src, dest)
+        };
+        let template = |src: String| pb::FileActionCopy {
             follow_symlink: true,
             dir_copy_contents: true,
-            create_dest_path: true,
+            attempt_unpack_docker_compatibility: add,
             allow_wildcard: true,
             allow_empty_wildcard: true,
-            ..llb::copy_defaults(&src, &dest)
+            ..remote(&src, &dest)
         };
-        let mut actions: Vec<FileAction> = copy
-            .sources
-            .iter()
-            .map(|src| FileAction::Copy {
-                from: source.clone(),
-                copy: template(absolute_in("/", src)),
-            })
-            .collect();
+        if copy.checksum.is_some() && !(copy.sources.len() == 1 && source_kind(&copy.sources[0]) == SourceKind::Http) {
+            return Err(self.error(line, "ADD --checksum: only for a single http(s) source"));
+        }
+        let mut actions = Vec::new();
+        for src in &copy.sources {
+            let action = match (add, source_kind(src)) {
+                (true, SourceKind::Http) => {
+                    let file = url_file_name(src);
+                    let mut attrs = BTreeMap::from([("http.filename".to_string(), file.clone())]);
+                    if let Some(checksum) = &copy.checksum {
+                        attrs.insert("http.checksum".to_string(), checksum.clone());
+                    }
+                    let download = Some(llb::source(src.clone(), attrs, None, self.meta(step)));
+                    FileAction::Copy {
+                        from: download,
+                        copy: remote(&format!("/{file}"), &dest),
+                    }
+                }
+                (true, SourceKind::Git(git)) => {
+                    let mut attrs = BTreeMap::from([
+                        ("git.fullurl".to_string(), git.remote.clone()),
+                        ("git.authtokensecret".to_string(), "GIT_AUTH_TOKEN".to_string()),
+                        ("git.authheadersecret".to_string(), "GIT_AUTH_HEADER".to_string()),
+                    ]);
+                    if copy.keep_git_dir {
+                        attrs.insert("git.keepgitdir".to_string(), "true".to_string());
+                    }
+                    let clone = Some(llb::source(git.identifier(), attrs, None, self.meta(step)));
+                    FileAction::Copy {
+                        from: clone,
+                        copy: remote("/", &dest),
+                    }
+                }
+                (false, SourceKind::Http | SourceKind::Git(_)) => {
+                    return Err(self.error(line, format!("COPY {src}: COPY takes no URLs or git repositories; use ADD")))
+                }
+                (_, SourceKind::Local) => FileAction::Copy {
+                    from: source.clone(),
+                    copy: template(absolute_in("/", src)),
+                },
+            };
+            actions.push(action);
+        }
         for heredoc in &copy.heredocs {
             let file = pb::FileActionMkFile {
                 path: format!("/{}", heredoc.name),
@@ -515,12 +791,13 @@ impl Converter<'_> {
             let copy = pb::FileActionCopy {
                 allow_wildcard: false,
                 allow_empty_wildcard: false,
+                attempt_unpack_docker_compatibility: false,
                 ..template(format!("/{}", heredoc.name))
             };
             actions.push(FileAction::Copy { from: inline, copy });
         }
         if actions.is_empty() {
-            return Err(self.error(line, "COPY needs at least one source"));
+            return Err(self.error(line, format!("{keyword} needs at least one source")));
         }
         // `--link` (without --chmod, as in BuildKit): the copy is made on
         // scratch and merged on top, so it does not depend on what is below.
@@ -536,6 +813,95 @@ impl Converter<'_> {
         };
         stage.image.add_history(format!("{} # buildkit", step.located.source), false, None);
         Ok(())
+    }
+}
+
+#[derive(Debug, PartialEq, Eq)]
+enum SourceKind {
+    Local,
+    Http,
+    Git(GitSource),
+}
+
+/// A git repository named by an ADD source, as BuildKit recognises one:
+/// `git://`, `ssh://`, `git@host:path`, or an http(s) URL whose path ends in
+/// `.git`; `#ref[:subdir]` picks what to check out.
+#[derive(Debug, PartialEq, Eq)]
+struct GitSource {
+    /// The URL without the fragment.
+    remote: String,
+    host: String,
+    path: String,
+    /// `ref` or `ref:subdir`, empty for the default branch.
+    fragment: String,
+}
+
+impl GitSource {
+    /// BuildKit's source identifier: host and path, whatever the protocol.
+    fn identifier(&self) -> String {
+        let mut id = format!("git://{}{}", self.host, absolute_in("/", &self.path));
+        if !self.fragment.is_empty() {
+            id.push('#');
+            id.push_str(&self.fragment);
+        }
+        id
+    }
+}
+
+fn source_kind(src: &str) -> SourceKind {
+    let (remote, fragment) = src.split_once('#').unwrap_or((src, ""));
+    let git = |host: &str, path: &str| {
+        SourceKind::Git(GitSource {
+            remote: remote.to_string(),
+            host: host.to_string(),
+            path: path.to_string(),
+            fragment: fragment.to_string(),
+        })
+    };
+    if let Some((scheme, rest)) = remote.split_once("://") {
+        let (authority, path) = rest.split_once('/').unwrap_or((rest, ""));
+        let host = authority.rsplit_once('@').map_or(authority, |(_, host)| host);
+        return match scheme {
+            "git" | "ssh" => git(host, path),
+            "http" | "https" if path.ends_with(".git") => git(host, path),
+            "http" | "https" => SourceKind::Http,
+            _ => SourceKind::Local,
+        };
+    }
+    // scp-like `user@host:path`.
+    match remote.split_once(':') {
+        Some((user_host, path)) if !user_host.contains('/') && user_host.contains('@') => {
+            git(user_host.rsplit_once('@').map_or(user_host, |(_, host)| host), path)
+        }
+        _ => SourceKind::Local,
+    }
+}
+
+/// The file name a download is saved under: the URL path's last part.
+fn url_file_name(url: &str) -> String {
+    let path = url.split(['?', '#']).next().unwrap_or(url);
+    let path = path
+        .split_once("://")
+        .map_or(path, |(_, rest)| rest.split_once('/').map_or("", |(_, p)| p));
+    match path.trim_end_matches('/').rsplit('/').next() {
+        Some(name) if !name.is_empty() && name != "." => name.to_string(),
+        _ => "__unnamed__".to_string(),
+    }
+}
+
+fn base_name(path: &str) -> &str {
+    path.trim_end_matches('/').rsplit('/').next().unwrap_or(path)
+}
+
+/// `path` cleaned as Go's path.Clean does (relative paths stay relative).
+fn clean_path(path: &str) -> String {
+    if path.starts_with('/') {
+        return absolute_in("/", path);
+    }
+    let cleaned = absolute_in("/", path);
+    match cleaned.trim_start_matches('/') {
+        "" => ".".to_string(),
+        rest => rest.to_string(),
     }
 }
 
@@ -627,6 +993,7 @@ mod tests {
             stages_on_build_platform: true,
             merge_op: true,
             chmod_symbolic: true,
+            cache_namespace: String::new(),
         }
     }
 
@@ -764,10 +1131,14 @@ mod tests {
     fn errors_name_the_line() {
         let err = convert_text("FROM scratch\nCOPY a b c\n", &options()).unwrap_err().to_string();
         assert_eq!(err, "Dockerfile:2: COPY with more than one source needs a destination folder ending in /");
-        let err = convert_text("FROM rust:1\n\nRUN --mount=type=cache,target=/x true\n", &options())
+        let err = convert_text("FROM rust:1\n\nRUN --mount=type=tmpfs,target=/x,size=lots true\n", &options())
             .unwrap_err()
             .to_string();
-        assert!(err.starts_with("Dockerfile:3: RUN --mount="), "{err}");
+        assert_eq!(err, "Dockerfile:3: RUN --mount: invalid size \"lots\"");
+        let err = convert_text("FROM rust:1\nEXPOSE 80/ftp\n", &options()).unwrap_err().to_string();
+        assert!(err.starts_with("Dockerfile:2: EXPOSE 80/ftp: invalid protocol"), "{err}");
+        let err = convert_text("FROM rust:1\nSTOPSIGNAL SIGNOPE\n", &options()).unwrap_err().to_string();
+        assert!(err.starts_with("Dockerfile:2: STOPSIGNAL \"SIGNOPE\": not a signal"), "{err}");
         let err = convert_text("FROM --platform=linux rust:1\n", &options()).unwrap_err().to_string();
         assert!(err.starts_with("Dockerfile:1: invalid platform"), "{err}");
     }

@@ -131,12 +131,31 @@ impl Inputs {
 #[derive(Clone, Debug)]
 pub struct Mount {
     pub dest: String,
+    /// What is mounted; `None` (scratch) for an empty cache, tmpfs, secret
+    /// or SSH socket.
     pub state: State,
     /// Path inside `state` to mount (`""` for its root).
     pub selector: String,
     pub readonly: bool,
-    /// Keep what the step writes here as an output of the step.
+    /// Keep what the step writes here as an output of the step (wasmpack's
+    /// own steps; Dockerfile mounts never are).
     pub output: bool,
+    pub kind: MountKind,
+}
+
+#[derive(Clone, Debug)]
+pub enum MountKind {
+    Bind,
+    /// A persistent cache directory, shared between builds by id.
+    Cache {
+        id: String,
+        sharing: pb::CacheSharingOpt,
+    },
+    Tmpfs {
+        size: i64,
+    },
+    Secret(pb::SecretOpt),
+    Ssh(pb::SshOpt),
 }
 
 /// A process to run on top of a root filesystem.
@@ -147,11 +166,12 @@ pub struct Exec {
     pub cwd: String,
     pub user: String,
     pub network: pb::NetMode,
+    pub security: pb::SecurityMode,
     pub mounts: Vec<Mount>,
 }
 
 /// Runs `exec` on `root`; returns the root's new state and the outputs of
-/// the mounts marked `output`, in order.
+/// the mounts marked `output`, in mount order.
 pub fn exec(root: &State, exec: Exec, platform: Option<pb::Platform>, meta: Meta) -> (State, Vec<State>) {
     let mut inputs = Inputs::default();
     let mut mounts = vec![pb::Mount {
@@ -160,22 +180,49 @@ pub fn exec(root: &State, exec: Exec, platform: Option<pb::Platform>, meta: Meta
         output: 0,
         ..Default::default()
     }];
+    // Filesystem mounts by destination, so a folder is mounted before what
+    // is mounted inside it; then secrets and sockets, as BuildKit orders them.
+    let mut extra = exec.mounts;
+    extra.sort_by_key(|m| (matches!(m.kind, MountKind::Secret(_) | MountKind::Ssh(_)), m.dest.clone()));
     let mut next_output = 1;
-    for m in &exec.mounts {
+    for m in &extra {
         let output = if m.output {
             next_output += 1;
             next_output - 1
         } else {
             -1
         };
-        mounts.push(pb::Mount {
+        let mut mount = pb::Mount {
             input: inputs.index_of(&m.state),
             selector: m.selector.clone(),
             dest: m.dest.clone(),
             output,
             readonly: m.readonly,
             ..Default::default()
-        });
+        };
+        match &m.kind {
+            MountKind::Bind => {}
+            MountKind::Cache { id, sharing } => {
+                mount.mount_type = pb::MountType::Cache as i32;
+                mount.cache_opt = Some(pb::CacheOpt {
+                    id: id.clone(),
+                    sharing: *sharing as i32,
+                });
+            }
+            MountKind::Tmpfs { size } => {
+                mount.mount_type = pb::MountType::Tmpfs as i32;
+                mount.tmpfs_opt = Some(pb::TmpfsOpt { size: *size });
+            }
+            MountKind::Secret(secret) => {
+                mount.mount_type = pb::MountType::Secret as i32;
+                mount.secret_opt = Some(secret.clone());
+            }
+            MountKind::Ssh(ssh) => {
+                mount.mount_type = pb::MountType::Ssh as i32;
+                mount.ssh_opt = Some(ssh.clone());
+            }
+        }
+        mounts.push(mount);
     }
     let op = pb::Op {
         op: Some(pb::op::Op::Exec(pb::ExecOp {
@@ -184,10 +231,14 @@ pub fn exec(root: &State, exec: Exec, platform: Option<pb::Platform>, meta: Meta
                 env: exec.env,
                 cwd: exec.cwd,
                 user: exec.user,
+                // Mount points the step had to create in the root are
+                // removed again, so mounts leave no trace in the image.
+                remove_mount_stubs_recursive: true,
                 ..Default::default()
             }),
             mounts,
             network: exec.network as i32,
+            security: exec.security as i32,
             ..Default::default()
         })),
         platform,
@@ -502,6 +553,7 @@ mod tests {
             selector: String::new(),
             readonly: false,
             output: true,
+            kind: MountKind::Bind,
         };
         let (root, outs) = exec(
             &image("busybox"),

@@ -163,6 +163,7 @@ pub async fn build(bridge: &mut Bridge, options: &Options) -> Result<(), SolveEr
         stages_on_build_platform: wasm,
         merge_op: bridge.caps.llb("mergeop"),
         chmod_symbolic: bridge.caps.llb("file.copy.modestring"),
+        cache_namespace: options.get("build-arg:BUILDKIT_CACHE_MOUNT_NS").unwrap_or("").to_string(),
     };
     let mut images = DaemonImages {
         bridge,

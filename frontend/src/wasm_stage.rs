@@ -138,6 +138,7 @@ pub fn strip_step(state: &State, entry: &Entrypoint, frontend_image: &str, build
             selector: String::new(),
             readonly: false,
             output: true,
+            kind: llb::MountKind::Bind,
         }],
         ..Default::default()
     };
@@ -187,6 +188,7 @@ pub fn precompile_step(
                 selector: entry.path.clone(),
                 readonly: true,
                 output: false,
+                kind: llb::MountKind::Bind,
             },
             llb::Mount {
                 dest: "/out".to_string(),
@@ -194,6 +196,7 @@ pub fn precompile_step(
                 selector: String::new(),
                 readonly: false,
                 output: true,
+                kind: llb::MountKind::Bind,
             },
         ],
         ..Default::default()
@@ -311,6 +314,7 @@ mod tests {
             stages_on_build_platform: true,
             merge_op: true,
             chmod_symbolic: true,
+            cache_namespace: String::new(),
         };
         let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
         runtime.block_on(convert(&dockerfile, &options, &mut NoImages)).unwrap()

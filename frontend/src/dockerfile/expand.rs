@@ -38,6 +38,10 @@ impl Variables {
         }
     }
 
+    pub fn unset(&mut self, name: &str) {
+        self.entries.retain(|(key, _)| key != name);
+    }
+
     pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
         self.entries.iter().map(|(k, v)| (k.as_str(), v.as_str()))
     }

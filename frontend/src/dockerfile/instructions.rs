@@ -1,11 +1,9 @@
 //! Parsed [`Node`]s to typed instructions, grouped into stages.
 //!
-//! Supported: FROM (opens a [`Stage`]), ARG, ENV, LABEL, WORKDIR, RUN, COPY,
-//! ENTRYPOINT, CMD. The other Dockerfile instructions (ADD, USER, EXPOSE,
-//! VOLUME, STOPSIGNAL, HEALTHCHECK, SHELL, ONBUILD, MAINTAINER) are errors
-//! saying they are not supported yet, and an unknown keyword is an error
-//! with a spelling suggestion: nothing is skipped silently. Unknown flags are
-//! errors too; flags BuildKit knows but wasmpack does not handle yet say so.
+//! Every Dockerfile instruction is read here, with the argument forms and
+//! flags BuildKit's Dockerfile frontend (syntax 1.7) accepts; an unknown
+//! keyword is an error with a spelling suggestion, and so is an unknown flag:
+//! nothing is skipped silently.
 //!
 //! FROM is not an [`Instruction`]: it becomes the [`Stage`] that owns the
 //! following instructions, so a stage's list can never hold one. ARGs before
@@ -16,6 +14,7 @@
 //! [`super::scope`] for when and with what each field is expanded.
 
 use super::expand::{split_words, Lexer, Variables};
+use super::mount::Mount;
 use super::parser::{self, is_separator, split_first_word, Directives, Heredoc, Node};
 use super::{Error, ErrorKind};
 
@@ -25,6 +24,14 @@ pub enum ShellOrExec {
     Shell(String),
     /// Exec (JSON) form: argv.
     Exec(Vec<String>),
+}
+
+/// `RUN --security=`: `insecure` needs the `security.insecure` entitlement.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Security {
+    #[default]
+    Sandbox,
+    Insecure,
 }
 
 /// `RUN --network=`.
@@ -50,9 +57,9 @@ pub struct Run {
     pub command: ShellOrExec,
     /// Inline files named by heredoc markers in the (shell form) command.
     pub heredocs: Vec<Heredoc>,
-    /// `--mount` values, unparsed for now.
-    pub mounts: Vec<String>,
+    pub mounts: Vec<Mount>,
     pub network: Network,
+    pub security: Security,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -67,6 +74,23 @@ pub struct Copy {
     pub chmod: Option<String>,
     /// Heredoc sources: inline files created under their names in `dest`.
     pub heredocs: Vec<Heredoc>,
+    /// ADD only: `--checksum` of an http(s) source, `--keep-git-dir` of a
+    /// git source.
+    pub checksum: Option<String>,
+    pub keep_git_dir: bool,
+}
+
+/// `HEALTHCHECK`: the config Docker keeps, durations in nanoseconds, zero
+/// meaning "the engine's default".
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Healthcheck {
+    /// `["NONE"]`, `["CMD", argv...]` or `["CMD-SHELL", text]`.
+    pub test: Vec<String>,
+    pub interval: i64,
+    pub timeout: i64,
+    pub start_period: i64,
+    pub start_interval: i64,
+    pub retries: i64,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -77,8 +101,20 @@ pub enum Instruction {
     Workdir(String),
     Run(Run),
     Copy(Copy),
+    /// COPY plus URLs, git repositories and local archives unpacked.
+    Add(Copy),
     Entrypoint(ShellOrExec),
     Cmd(ShellOrExec),
+    User(String),
+    /// Port specs as written (`80`, `53/udp`, `8000-8010`).
+    Expose(Vec<String>),
+    Volume(Vec<String>),
+    StopSignal(String),
+    Healthcheck(Healthcheck),
+    Shell(Vec<String>),
+    /// The trigger instruction as written, kept in the image config.
+    Onbuild(String),
+    Maintainer(String),
 }
 
 impl Instruction {
@@ -91,8 +127,17 @@ impl Instruction {
             Instruction::Workdir(_) => "WORKDIR",
             Instruction::Run(_) => "RUN",
             Instruction::Copy(_) => "COPY",
+            Instruction::Add(_) => "ADD",
             Instruction::Entrypoint(_) => "ENTRYPOINT",
             Instruction::Cmd(_) => "CMD",
+            Instruction::User(_) => "USER",
+            Instruction::Expose(_) => "EXPOSE",
+            Instruction::Volume(_) => "VOLUME",
+            Instruction::StopSignal(_) => "STOPSIGNAL",
+            Instruction::Healthcheck(_) => "HEALTHCHECK",
+            Instruction::Shell(_) => "SHELL",
+            Instruction::Onbuild(_) => "ONBUILD",
+            Instruction::Maintainer(_) => "MAINTAINER",
         }
     }
 }
@@ -150,15 +195,9 @@ impl Dockerfile {
         for node in &parsed.nodes {
             let at = |kind| Error::new(file_name, node.start_line, kind);
             match parse_node(node, escape).map_err(at)? {
-                Statement::Stage(stage) => {
-                    if let Some(earlier) = stages.iter().find(|s| s.name.is_some() && s.name == stage.name) {
-                        return Err(at(ErrorKind::DuplicateStageName {
-                            name: stage.name.unwrap_or_default(),
-                            first_line: earlier.line,
-                        }));
-                    }
-                    stages.push(stage);
-                }
+                // Two stages may share a name (BuildKit allows it); the later
+                // one is the one found by name after it.
+                Statement::Stage(stage) => stages.push(stage),
                 Statement::Instruction(instruction) => match stages.last_mut() {
                     Some(stage) => stage.instructions.push(LocatedInstruction {
                         line: node.start_line,
@@ -192,8 +231,7 @@ enum Statement {
     Instruction(Instruction),
 }
 
-/// Every Dockerfile keyword, for recognising unsupported ones and for
-/// spelling suggestions.
+/// Every Dockerfile keyword, for spelling suggestions.
 const KNOWN_KEYWORDS: [&str; 18] = [
     "ADD",
     "ARG",
@@ -224,10 +262,18 @@ fn parse_node(node: &Node, escape: char) -> Result<Statement, ErrorKind> {
         "LABEL" => Instruction::Label(parse_pairs("LABEL", node, escape)?),
         "WORKDIR" => parse_workdir(node)?,
         "RUN" => parse_run(node)?,
-        "COPY" => parse_copy(node, escape)?,
+        "COPY" => Instruction::Copy(parse_copy("COPY", node, escape)?),
+        "ADD" => Instruction::Add(parse_copy("ADD", node, escape)?),
         "ENTRYPOINT" => Instruction::Entrypoint(parse_command("ENTRYPOINT", node)?),
         "CMD" => Instruction::Cmd(parse_command("CMD", node)?),
-        known if KNOWN_KEYWORDS.contains(&known) => return Err(ErrorKind::UnsupportedInstruction { keyword }),
+        "USER" => Instruction::User(parse_single("USER", node)?),
+        "EXPOSE" => parse_expose(node)?,
+        "VOLUME" => parse_volume(node)?,
+        "STOPSIGNAL" => Instruction::StopSignal(parse_single("STOPSIGNAL", node)?),
+        "HEALTHCHECK" => Instruction::Healthcheck(parse_healthcheck(node)?),
+        "SHELL" => parse_shell(node)?,
+        "ONBUILD" => parse_onbuild(node)?,
+        "MAINTAINER" => Instruction::Maintainer(parse_single("MAINTAINER", node)?),
         _ => {
             return Err(ErrorKind::UnknownInstruction {
                 keyword: node.keyword.clone(),
@@ -367,21 +413,40 @@ fn parse_run(node: &Node) -> Result<Instruction, ErrorKind> {
     let flags = parse_flags(
         "RUN",
         node,
-        &[("mount", FlagKind::Repeated), ("network", FlagKind::Value)],
-        &["security", "device"],
+        &[("mount", FlagKind::Repeated), ("network", FlagKind::Value), ("security", FlagKind::Value)],
+        &["device"],
     )?;
+    let invalid = |flag: String, problem: String| ErrorKind::InvalidFlag {
+        keyword: "RUN",
+        flag,
+        problem,
+    };
     let network = match flags.value("network") {
         None | Some("default") => Network::Default,
         Some("none") => Network::None,
         Some("host") => Network::Host,
         Some(other) => {
-            return Err(ErrorKind::InvalidFlag {
-                keyword: "RUN",
-                flag: "--network".to_string(),
-                problem: format!("unknown network mode {other:?}: use default, none or host"),
-            })
+            return Err(invalid(
+                "--network".to_string(),
+                format!("unknown network mode {other:?}: use default, none or host"),
+            ))
         }
     };
+    let security = match flags.value("security") {
+        None | Some("sandbox") => Security::Sandbox,
+        Some("insecure") => Security::Insecure,
+        Some(other) => {
+            return Err(invalid(
+                "--security".to_string(),
+                format!("unknown security mode {other:?}: use sandbox or insecure"),
+            ))
+        }
+    };
+    let mounts = flags
+        .values("mount")
+        .iter()
+        .map(|value| Mount::parse(value).map_err(|problem| invalid(format!("--mount={value}"), problem)))
+        .collect::<Result<_, _>>()?;
     let command = command_form(node);
     if matches!(&command, ShellOrExec::Shell(s) if s.is_empty()) || matches!(&command, ShellOrExec::Exec(argv) if argv.is_empty()) {
         return Err(invalid_arguments("RUN", node, "expected a command to run"));
@@ -389,8 +454,9 @@ fn parse_run(node: &Node) -> Result<Instruction, ErrorKind> {
     Ok(Instruction::Run(Run {
         command,
         heredocs: node.heredocs.clone(),
-        mounts: flags.values("mount"),
+        mounts,
         network,
+        security,
     }))
 }
 
@@ -405,27 +471,30 @@ fn parse_command(keyword: &'static str, node: &Node) -> Result<ShellOrExec, Erro
     Ok(command)
 }
 
-fn parse_copy(node: &Node, escape: char) -> Result<Instruction, ErrorKind> {
-    let flags = parse_flags(
-        "COPY",
-        node,
-        &[
-            ("from", FlagKind::Value),
-            ("chown", FlagKind::Value),
-            ("chmod", FlagKind::Value),
-            ("link", FlagKind::Bool),
-        ],
-        &["exclude", "parents"],
-    )?;
+/// COPY and ADD: the same forms; ADD has no `--from` but takes
+/// `--checksum` and `--keep-git-dir`.
+fn parse_copy(keyword: &'static str, node: &Node, escape: char) -> Result<Copy, ErrorKind> {
+    let common = [("chown", FlagKind::Value), ("chmod", FlagKind::Value), ("link", FlagKind::Bool)];
+    let flags = if keyword == "ADD" {
+        let add = [("checksum", FlagKind::Value), ("keep-git-dir", FlagKind::Bool)];
+        parse_flags(keyword, node, &[&common[..], &add].concat(), &["exclude"])?
+    } else {
+        parse_flags(
+            keyword,
+            node,
+            &[&common[..], &[("from", FlagKind::Value)]].concat(),
+            &["exclude", "parents"],
+        )?
+    };
     let words = match &node.json_args {
         Some(words) => words.clone(),
         None => whitespace_separated(&node.args),
     };
     let Some((dest, sources)) = words.split_last().filter(|(_, sources)| !sources.is_empty()) else {
-        return Err(invalid_arguments("COPY", node, "expected COPY <source>... <destination>"));
+        return Err(invalid_arguments(keyword, node, &format!("expected {keyword} <source>... <destination>")));
     };
     if parser::parse_heredoc_marker(dest).is_some() {
-        return Err(invalid_arguments("COPY", node, "the destination cannot be a heredoc"));
+        return Err(invalid_arguments(keyword, node, "the destination cannot be a heredoc"));
     }
 
     let mut paths = Vec::new();
@@ -445,7 +514,7 @@ fn parse_copy(node: &Node, escape: char) -> Result<Instruction, ErrorKind> {
         // refuses variables here.
         if Lexer::new(escape).expand(from, &Variables::new()).as_ref() != Ok(from) {
             return Err(ErrorKind::InvalidFlag {
-                keyword: "COPY",
+                keyword,
                 flag: format!("--from={from}"),
                 problem: "variables are not allowed here; declare a stage with \
                           FROM ${VAR} AS <name> and use that name"
@@ -453,7 +522,7 @@ fn parse_copy(node: &Node, escape: char) -> Result<Instruction, ErrorKind> {
             });
         }
     }
-    Ok(Instruction::Copy(Copy {
+    Ok(Copy {
         sources: paths,
         dest: dest.clone(),
         from,
@@ -461,7 +530,207 @@ fn parse_copy(node: &Node, escape: char) -> Result<Instruction, ErrorKind> {
         chown: non_empty("chown"),
         chmod: non_empty("chmod"),
         heredocs,
-    }))
+        checksum: non_empty("checksum"),
+        keep_git_dir: flags.value("keep-git-dir") == Some("true"),
+    })
+}
+
+/// USER, STOPSIGNAL, MAINTAINER: the rest of the line is the one value.
+fn parse_single(keyword: &'static str, node: &Node) -> Result<String, ErrorKind> {
+    parse_flags(keyword, node, &[], &[])?;
+    if node.args.is_empty() {
+        return Err(invalid_arguments(keyword, node, &format!("{keyword} takes exactly one argument")));
+    }
+    Ok(node.args.clone())
+}
+
+fn parse_expose(node: &Node) -> Result<Instruction, ErrorKind> {
+    parse_flags("EXPOSE", node, &[], &[])?;
+    let mut ports = whitespace_separated(&node.args);
+    if ports.is_empty() {
+        return Err(invalid_arguments("EXPOSE", node, "expected EXPOSE <port>[/<protocol>] ..."));
+    }
+    // BuildKit sorts the specs as written, before expanding them.
+    ports.sort();
+    Ok(Instruction::Expose(ports))
+}
+
+fn parse_volume(node: &Node) -> Result<Instruction, ErrorKind> {
+    parse_flags("VOLUME", node, &[], &[])?;
+    let volumes = match &node.json_args {
+        Some(list) => list.iter().map(|v| v.trim().to_string()).collect(),
+        None => whitespace_separated(&node.args),
+    };
+    if volumes.is_empty() || volumes.iter().any(String::is_empty) {
+        return Err(invalid_arguments("VOLUME", node, "a volume cannot be an empty string"));
+    }
+    Ok(Instruction::Volume(volumes))
+}
+
+fn parse_shell(node: &Node) -> Result<Instruction, ErrorKind> {
+    parse_flags("SHELL", node, &[], &[])?;
+    match &node.json_args {
+        Some(argv) if !argv.is_empty() => Ok(Instruction::Shell(argv.clone())),
+        Some(_) => Err(invalid_arguments("SHELL", node, "the shell cannot be empty")),
+        None => Err(invalid_arguments(
+            "SHELL",
+            node,
+            "SHELL requires the JSON form, such as SHELL [\"/bin/bash\", \"-c\"]",
+        )),
+    }
+}
+
+fn parse_onbuild(node: &Node) -> Result<Instruction, ErrorKind> {
+    parse_flags("ONBUILD", node, &[], &[])?;
+    let (trigger, _) = split_first_word(&node.args);
+    let upper = trigger.to_ascii_uppercase();
+    match upper.as_str() {
+        "" => return Err(invalid_arguments("ONBUILD", node, "expected ONBUILD <instruction>")),
+        "ONBUILD" => return Err(invalid_arguments("ONBUILD", node, "chaining ONBUILD via ONBUILD ONBUILD is not allowed")),
+        "FROM" | "MAINTAINER" => {
+            return Err(invalid_arguments(
+                "ONBUILD",
+                node,
+                &format!("{upper} is not allowed as an ONBUILD trigger"),
+            ))
+        }
+        known if KNOWN_KEYWORDS.contains(&known) => {}
+        _ => {
+            return Err(ErrorKind::UnknownInstruction {
+                keyword: trigger.to_string(),
+                suggestion: suggest_keyword(trigger),
+            })
+        }
+    }
+    // What the image config keeps, as BuildKit stores it: the line after
+    // the keyword, heredoc bodies appended.
+    let mut expression = split_first_word(&node.source).1.to_string();
+    for heredoc in &node.heredocs {
+        expression.push('\n');
+        expression.push_str(&heredoc.content);
+        expression.push_str(&heredoc.name);
+    }
+    Ok(Instruction::Onbuild(expression))
+}
+
+/// An ONBUILD trigger read back from an image config, as the instruction
+/// it runs at the start of a stage built on that image.
+pub fn parse_trigger(file_name: &str, line: usize, text: &str, escape: char) -> Result<Instruction, Error> {
+    let at = |kind| Error::new(file_name, line, kind);
+    let parsed = parser::parse(file_name, text).map_err(|e| at(e.kind))?;
+    let [node] = parsed.nodes.as_slice() else {
+        return Err(at(ErrorKind::InvalidArguments {
+            keyword: "ONBUILD",
+            text: text.to_string(),
+            problem: "an ONBUILD trigger must be a single instruction".to_string(),
+        }));
+    };
+    match parse_node(node, escape).map_err(at)? {
+        Statement::Instruction(instruction) => Ok(instruction),
+        Statement::Stage(_) => Err(at(ErrorKind::InvalidArguments {
+            keyword: "ONBUILD",
+            text: text.to_string(),
+            problem: "FROM is not allowed as an ONBUILD trigger".to_string(),
+        })),
+    }
+}
+
+fn parse_healthcheck(node: &Node) -> Result<Healthcheck, ErrorKind> {
+    let (kind, rest) = split_first_word(&node.args);
+    let kind = kind.to_ascii_uppercase();
+    if kind == "NONE" {
+        parse_flags("HEALTHCHECK", node, &[], &[])?;
+        if !rest.is_empty() {
+            return Err(invalid_arguments("HEALTHCHECK", node, "HEALTHCHECK NONE takes no arguments"));
+        }
+        return Ok(Healthcheck {
+            test: vec![kind],
+            ..Healthcheck::default()
+        });
+    }
+    let known = [
+        ("interval", FlagKind::Value),
+        ("timeout", FlagKind::Value),
+        ("start-period", FlagKind::Value),
+        ("start-interval", FlagKind::Value),
+        ("retries", FlagKind::Value),
+    ];
+    let flags = parse_flags("HEALTHCHECK", node, &known, &[])?;
+    if kind != "CMD" {
+        return Err(invalid_arguments(
+            "HEALTHCHECK",
+            node,
+            "expected HEALTHCHECK [options] CMD <command>, or HEALTHCHECK NONE",
+        ));
+    }
+    let test = match parser::parse_json_array(rest)? {
+        Some(argv) if !argv.is_empty() => [vec!["CMD".to_string()], argv].concat(),
+        None if !rest.is_empty() => vec!["CMD-SHELL".to_string(), rest.to_string()],
+        _ => return Err(invalid_arguments("HEALTHCHECK", node, "missing command after HEALTHCHECK CMD")),
+    };
+    let invalid = |name: &str, text: &str, problem: &str| ErrorKind::InvalidFlag {
+        keyword: "HEALTHCHECK",
+        flag: format!("--{name}={text}"),
+        problem: problem.to_string(),
+    };
+    let duration = |name: &str| -> Result<i64, ErrorKind> {
+        let Some(text) = flags.value(name) else { return Ok(0) };
+        match parse_duration(text) {
+            Some(ns) if ns == 0 || ns >= 1_000_000 => Ok(ns),
+            Some(_) => Err(invalid(name, text, "cannot be less than 1ms")),
+            None => Err(invalid(name, text, "expected a duration such as 30s, 1m30s or 500ms")),
+        }
+    };
+    let retries = match flags.value("retries") {
+        None => 0,
+        Some(text) => match text.parse::<i32>() {
+            Ok(n) if n >= 0 => i64::from(n),
+            _ => return Err(invalid("retries", text, "expected a number of retries, 0 or more")),
+        },
+    };
+    Ok(Healthcheck {
+        test,
+        interval: duration("interval")?,
+        timeout: duration("timeout")?,
+        start_period: duration("start-period")?,
+        start_interval: duration("start-interval")?,
+        retries,
+    })
+}
+
+/// A Go duration (`1h2m3.5s`, `300ms`, `0`) in nanoseconds; `None` when it
+/// is not one.
+fn parse_duration(text: &str) -> Option<i64> {
+    let (negative, mut rest) = match text.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, text.strip_prefix('+').unwrap_or(text)),
+    };
+    if rest == "0" {
+        return Some(0);
+    }
+    if rest.is_empty() {
+        return None;
+    }
+    let mut total = 0.0;
+    while !rest.is_empty() {
+        let number_end = rest.find(|c: char| !c.is_ascii_digit() && c != '.').unwrap_or(rest.len());
+        let number: f64 = rest[..number_end].parse().ok()?;
+        rest = &rest[number_end..];
+        let unit_end = rest.find(|c: char| c.is_ascii_digit() || c == '.').unwrap_or(rest.len());
+        let scale = match &rest[..unit_end] {
+            "ns" => 1.0,
+            "us" | "µs" | "μs" => 1e3,
+            "ms" => 1e6,
+            "s" => 1e9,
+            "m" => 60e9,
+            "h" => 3600e9,
+            _ => return None,
+        };
+        rest = &rest[unit_end..];
+        total += number * scale;
+    }
+    let ns = total.round() as i64;
+    Some(if negative { -ns } else { ns })
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -644,6 +913,8 @@ mod tests {
                 chown: None,
                 chmod: None,
                 heredocs: vec![],
+                checksum: None,
+                keep_git_dir: false,
             })
         );
         assert_eq!(last[1].line, 15);
@@ -660,6 +931,7 @@ mod tests {
                 heredocs: vec![],
                 mounts: vec![],
                 network: Network::Default,
+                security: Security::Sandbox,
             })
         );
         assert_eq!(dockerfile.stages[0].instructions[1].instruction, Instruction::Workdir("/x".into()));
@@ -730,7 +1002,7 @@ mod tests {
     fn run_flags_and_forms() {
         let parsed = instructions(concat!(
             "FROM x\n",
-            "RUN --mount=type=cache,target=/root/.cargo --mount=type=bind,source=. --network=none cargo build\n",
+            "RUN --mount=type=cache,target=/root/.cargo --mount=type=bind,source=.,target=/src --network=none cargo build\n",
             "RUN [\"/bin/echo\", \"hi\"]\n",
             "RUN [\"broken\" \n",
         ));
@@ -740,20 +1012,26 @@ mod tests {
                 Instruction::Run(Run {
                     command: ShellOrExec::Shell("cargo build".into()),
                     heredocs: vec![],
-                    mounts: vec!["type=cache,target=/root/.cargo".into(), "type=bind,source=.".into()],
+                    mounts: vec![
+                        Mount::parse("type=cache,target=/root/.cargo").unwrap(),
+                        Mount::parse("type=bind,source=.,target=/src").unwrap(),
+                    ],
                     network: Network::None,
+                    security: Security::Sandbox,
                 }),
                 Instruction::Run(Run {
                     command: ShellOrExec::Exec(vec!["/bin/echo".into(), "hi".into()]),
                     heredocs: vec![],
                     mounts: vec![],
                     network: Network::Default,
+                    security: Security::Sandbox,
                 }),
                 Instruction::Run(Run {
                     command: ShellOrExec::Shell("[\"broken\"".into()),
                     heredocs: vec![],
                     mounts: vec![],
                     network: Network::Default,
+                    security: Security::Sandbox,
                 }),
             ]
         );
@@ -766,8 +1044,12 @@ mod tests {
             "Dockerfile:2: flag \"--network\" on RUN: unknown network mode \"bridge\": use default, none or host"
         );
         assert_eq!(
-            parse_err("FROM x\nRUN --security=insecure true\n"),
-            "Dockerfile:2: flag \"--security\" on RUN is not supported yet"
+            parse_err("FROM x\nRUN --security=root true\n"),
+            "Dockerfile:2: flag \"--security\" on RUN: unknown security mode \"root\": use sandbox or insecure"
+        );
+        assert_eq!(
+            parse_err("FROM x\nRUN --mount=type=cache true\n"),
+            "Dockerfile:2: flag \"--mount=type=cache\" on RUN: a cache mount needs a target"
         );
         assert_eq!(
             parse_err("FROM x\nRUN --mnt=type=cache true\n"),
@@ -799,6 +1081,8 @@ mod tests {
                     chown: Some("1000:1000".into()),
                     chmod: Some("755".into()),
                     heredocs: vec![],
+                    checksum: None,
+                    keep_git_dir: false,
                 }),
                 Instruction::Copy(Copy {
                     sources: vec!["with space".into()],
@@ -808,6 +1092,8 @@ mod tests {
                     chown: None,
                     chmod: None,
                     heredocs: vec![],
+                    checksum: None,
+                    keep_git_dir: false,
                 }),
                 Instruction::Copy(Copy {
                     sources: vec!["/a".into()],
@@ -817,6 +1103,8 @@ mod tests {
                     chown: None,
                     chmod: None,
                     heredocs: vec![],
+                    checksum: None,
+                    keep_git_dir: false,
                 }),
             ]
         );
@@ -904,23 +1192,107 @@ mod tests {
     }
 
     #[test]
-    fn unsupported_instructions_are_errors() {
-        for (keyword, line) in [
-            ("ADD a b", "ADD"),
-            ("user nobody", "USER"),
-            ("EXPOSE 80", "EXPOSE"),
-            ("VOLUME /data", "VOLUME"),
-            ("STOPSIGNAL SIGTERM", "STOPSIGNAL"),
-            ("HEALTHCHECK NONE", "HEALTHCHECK"),
-            ("SHELL [\"/bin/bash\", \"-c\"]", "SHELL"),
-            ("ONBUILD RUN true", "ONBUILD"),
-            ("MAINTAINER me", "MAINTAINER"),
+    fn metadata_instructions() {
+        let parsed = instructions(concat!(
+            "FROM x\n",
+            "user app:app\n",
+            "EXPOSE 8080 53/udp $PORT\n",
+            "VOLUME [\"/data\", \" /logs \"]\n",
+            "VOLUME /a /b\n",
+            "STOPSIGNAL SIGINT\n",
+            "SHELL [\"/bin/ash\", \"-c\"]\n",
+            "MAINTAINER Jane Doe <jane@example.com>\n",
+            "ONBUILD   RUN   echo  hi\n",
+            "HEALTHCHECK NONE\n",
+        ));
+        assert_eq!(
+            parsed,
+            [
+                Instruction::User("app:app".into()),
+                Instruction::Expose(vec!["$PORT".into(), "53/udp".into(), "8080".into()]),
+                Instruction::Volume(vec!["/data".into(), "/logs".into()]),
+                Instruction::Volume(vec!["/a".into(), "/b".into()]),
+                Instruction::StopSignal("SIGINT".into()),
+                Instruction::Shell(vec!["/bin/ash".into(), "-c".into()]),
+                Instruction::Maintainer("Jane Doe <jane@example.com>".into()),
+                Instruction::Onbuild("RUN   echo  hi".into()),
+                Instruction::Healthcheck(Healthcheck {
+                    test: vec!["NONE".into()],
+                    ..Healthcheck::default()
+                }),
+            ]
+        );
+    }
+
+    #[test]
+    fn healthcheck_forms() {
+        let parsed = instructions(concat!(
+            "FROM x\n",
+            "HEALTHCHECK --interval=30s --timeout=1m30s --start-period=500ms --retries=3 CMD [\"curl\", \"-f\", \"http://localhost/\"]\n",
+            "HEALTHCHECK cmd curl -f http://localhost/ || exit 1\n",
+        ));
+        assert_eq!(
+            parsed[0],
+            Instruction::Healthcheck(Healthcheck {
+                test: vec!["CMD".into(), "curl".into(), "-f".into(), "http://localhost/".into()],
+                interval: 30_000_000_000,
+                timeout: 90_000_000_000,
+                start_period: 500_000_000,
+                start_interval: 0,
+                retries: 3,
+            })
+        );
+        assert_eq!(
+            parsed[1],
+            Instruction::Healthcheck(Healthcheck {
+                test: vec!["CMD-SHELL".into(), "curl -f http://localhost/ || exit 1".into()],
+                ..Healthcheck::default()
+            })
+        );
+    }
+
+    #[test]
+    fn errors_in_metadata_instructions() {
+        for (line, expected) in [
+            ("HEALTHCHECK NONE x", "HEALTHCHECK NONE takes no arguments"),
+            ("HEALTHCHECK --interval=5 CMD true", "expected a duration"),
+            ("HEALTHCHECK --interval=10us CMD true", "less than 1ms"),
+            ("HEALTHCHECK --retries=-1 CMD true", "0 or more"),
+            ("HEALTHCHECK CMD", "missing command"),
+            ("HEALTHCHECK RUN true", "expected HEALTHCHECK [options] CMD"),
+            ("SHELL /bin/bash -c", "SHELL requires the JSON form"),
+            ("ONBUILD ONBUILD RUN true", "chaining ONBUILD"),
+            ("ONBUILD FROM x", "FROM is not allowed as an ONBUILD trigger"),
+            ("ONBUILD RUNN true", "did you mean RUN"),
+            ("VOLUME [\"\"]", "cannot be an empty string"),
+            ("USER", "USER takes exactly one argument"),
+            ("EXPOSE", "expected EXPOSE"),
+            ("ADD --from=a b /c", "unknown flag \"--from\" on ADD"),
+            ("COPY --checksum=sha256:0 a /b", "unknown flag \"--checksum\" on COPY"),
         ] {
-            assert_eq!(
-                parse_err(&format!("FROM x\nRUN true\n{keyword}\n")),
-                format!("Dockerfile:3: instruction {line} is not supported yet")
-            );
+            let err = parse_err(&format!("FROM x\n{line}\n"));
+            assert!(err.starts_with("Dockerfile:2: ") && err.contains(expected), "{line}: {err}");
         }
+    }
+
+    #[test]
+    fn durations_read_as_go_reads_them() {
+        assert_eq!(parse_duration("1h2m3.5s"), Some(3_723_500_000_000));
+        assert_eq!(parse_duration("250ms"), Some(250_000_000));
+        assert_eq!(parse_duration("0"), Some(0));
+        for bad in ["", "5", "1d", "s", "1.2.3s"] {
+            assert_eq!(parse_duration(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn onbuild_triggers_parse_back() {
+        assert_eq!(
+            parse_trigger("Dockerfile", 4, "ENV A=1", '\\').unwrap(),
+            Instruction::Env(vec![("A".into(), "1".into())])
+        );
+        let err = parse_trigger("Dockerfile", 4, "FROM x", '\\').unwrap_err().to_string();
+        assert!(err.starts_with("Dockerfile:4: ") && err.contains("FROM is not allowed"), "{err}");
     }
 
     #[test]
@@ -933,10 +1305,6 @@ mod tests {
             parse_err("FROM a AS 1st\n"),
             "Dockerfile:1: invalid stage name \"1st\": it must start with a letter and contain \
              only letters, digits, '-', '_' and '.'"
-        );
-        assert_eq!(
-            parse_err("FROM a AS b\nFROM c AS B\n"),
-            "Dockerfile:2: stage name \"b\" is already used by the stage on line 1"
         );
         assert_eq!(
             parse_err("FROM --plaform=linux/amd64 a\n"),

@@ -4,6 +4,7 @@
 //!   continuations, heredocs, flags, JSON (exec) form detection.
 //! - [`instructions`]: nodes to typed [`Instruction`]s grouped into
 //!   [`Stage`]s of a [`Dockerfile`].
+//! - [`mount`]: `RUN --mount=` values.
 //! - [`expand`]: the shell-word lexer (variable expansion, quotes, escapes).
 //! - [`scope`]: which variables each expansion sees ([`GlobalScope`] for
 //!   FROM, [`StageExpander`] for everything inside a stage).
@@ -13,11 +14,15 @@
 pub mod expand;
 pub mod ignore;
 pub mod instructions;
+pub mod mount;
 pub mod parser;
 pub mod scope;
 
 pub use expand::{split_words, ExpandError, Lexer, Variables};
-pub use instructions::{ArgDecl, Copy, Dockerfile, GlobalArg, Instruction, LocatedInstruction, Network, Run, ShellOrExec, Stage};
+pub use instructions::{
+    ArgDecl, Copy, Dockerfile, GlobalArg, Healthcheck, Instruction, LocatedInstruction, Network, Run, Security, ShellOrExec, Stage,
+};
+pub use mount::{Mount, MountType, Sharing};
 pub use parser::{Directives, Heredoc, Node, ParsedFile};
 pub use scope::{AutomaticArgs, GlobalScope, Platform, StageBase, StageExpander};
 
@@ -55,8 +60,6 @@ pub enum ErrorKind {
     JsonNotStrings { text: String },
     #[error("unknown instruction {keyword:?}{}", did_you_mean(suggestion))]
     UnknownInstruction { keyword: String, suggestion: Option<String> },
-    #[error("instruction {keyword} is not supported yet")]
-    UnsupportedInstruction { keyword: String },
     #[error("unknown flag {flag:?} on {keyword}{}", did_you_mean(suggestion))]
     UnknownFlag {
         keyword: &'static str,
@@ -74,8 +77,6 @@ pub enum ErrorKind {
          letters, digits, '-', '_' and '.'"
     )]
     InvalidStageName { name: String },
-    #[error("stage name {name:?} is already used by the stage on line {first_line}")]
-    DuplicateStageName { name: String, first_line: usize },
     #[error("{keyword} before the first FROM: only ARG may come before FROM")]
     InstructionBeforeFrom { keyword: &'static str },
     #[error("no FROM instruction: a Dockerfile needs at least one stage")]

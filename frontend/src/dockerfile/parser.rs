@@ -270,7 +270,7 @@ fn takes_json_form(keyword: &str) -> bool {
         .any(|k| keyword.eq_ignore_ascii_case(k))
 }
 
-fn parse_json_array(args: &str) -> Result<Option<Vec<String>>, ErrorKind> {
+pub(crate) fn parse_json_array(args: &str) -> Result<Option<Vec<String>>, ErrorKind> {
     if !args.starts_with('[') {
         return Ok(None);
     }

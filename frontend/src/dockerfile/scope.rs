@@ -10,12 +10,14 @@
 //!   parent stage ended with) and each ARG and ENV adds to them in order. An
 //!   ARG takes its build arg, else its expanded default, else — when written
 //!   without a default — the global value of the same name.
-//! - Expanded: ENV and LABEL keys and values, WORKDIR, COPY sources,
-//!   destination, `--chown`, `--chmod`, and COPY heredoc bodies unless the
-//!   marker was quoted (bodies treat quotes literally and always use `\`).
-//!   Not expanded: RUN, CMD and ENTRYPOINT (the shell or the program sees the
-//!   variables), RUN `--mount` (left raw for now), COPY `--from` (the parser
-//!   already rejects variables there).
+//! - Expanded: ENV and LABEL keys and values, WORKDIR, USER, VOLUME,
+//!   STOPSIGNAL, EXPOSE (into words), COPY and ADD sources, destination,
+//!   `--chown`, `--chmod`, `--checksum`, and their heredoc bodies unless the
+//!   marker was quoted (bodies treat quotes literally and always use `\`),
+//!   and RUN `--mount` fields. Not expanded: RUN, CMD, ENTRYPOINT and
+//!   HEALTHCHECK commands (the shell or the program sees the variables),
+//!   SHELL, ONBUILD, MAINTAINER, and `--from` (the parser rejects variables
+//!   there: the stage graph must be known before expansion).
 //!
 //! Design: the inherited variables are only known while converting (the base
 //! image's config has to be resolved first, or the parent stage converted),
@@ -122,8 +124,11 @@ impl Dockerfile {
                 (None, Some(default)) => Some(expand_with(&lexer, default, &args).map_err(|kind| Error::new(&self.file_name, global.line, kind))?),
                 (None, None) => None,
             };
-            if let Some(value) = value {
-                args.set(name.clone(), value);
+            // A global ARG without a value hides an automatic one of the
+            // same name, as in BuildKit.
+            match value {
+                Some(value) => args.set(name.clone(), value),
+                None => args.unset(name),
             }
         }
 
@@ -241,27 +246,65 @@ impl StageExpander<'_> {
             }
             Instruction::Label(pairs) => Instruction::Label(expand_pairs(pairs, &self.vars)?),
             Instruction::Workdir(path) => Instruction::Workdir(expand(path, &self.vars)?),
-            Instruction::Copy(copy) => {
-                let optional = |value: &Option<String>| value.as_deref().map(|v| expand(v, &self.vars)).transpose();
-                let body_lexer = Lexer {
-                    literal_quotes: true,
-                    ..Lexer::new(DEFAULT_ESCAPE)
-                };
-                let mut heredocs = copy.heredocs.clone();
-                for heredoc in heredocs.iter_mut().filter(|h| h.expand) {
-                    heredoc.content = expand_with(&body_lexer, &heredoc.content, &self.vars)?;
+            Instruction::Copy(copy) => Instruction::Copy(self.expand_copy(&lexer, copy)?),
+            Instruction::Add(copy) => Instruction::Add(self.expand_copy(&lexer, copy)?),
+            Instruction::User(user) => Instruction::User(expand(user, &self.vars)?),
+            Instruction::StopSignal(signal) => Instruction::StopSignal(expand(signal, &self.vars)?),
+            Instruction::Volume(volumes) => Instruction::Volume(volumes.iter().map(|v| expand(v, &self.vars)).collect::<Result<_, _>>()?),
+            Instruction::Expose(ports) => {
+                let mut words = Vec::new();
+                for port in ports {
+                    words.extend(
+                        lexer
+                            .expand_words(port, &self.vars)
+                            .map_err(|source| ErrorKind::Expansion { text: port.clone(), source })?,
+                    );
                 }
-                Instruction::Copy(Copy {
-                    sources: copy.sources.iter().map(|s| expand(s, &self.vars)).collect::<Result<_, _>>()?,
-                    dest: expand(&copy.dest, &self.vars)?,
-                    from: copy.from.clone(),
-                    link: copy.link,
-                    chown: optional(&copy.chown)?,
-                    chmod: optional(&copy.chmod)?,
-                    heredocs,
-                })
+                Instruction::Expose(words)
             }
-            Instruction::Run(_) | Instruction::Entrypoint(_) | Instruction::Cmd(_) => instruction.clone(),
+            Instruction::Run(run) => {
+                let mut run = run.clone();
+                for mount in &mut run.mounts {
+                    for field in [&mut mount.target, &mut mount.source, &mut mount.id] {
+                        *field = expand(field, &self.vars)?;
+                    }
+                    for field in [&mut mount.mode, &mut mount.uid, &mut mount.gid, &mut mount.size].into_iter().flatten() {
+                        *field = expand(field, &self.vars)?;
+                    }
+                }
+                Instruction::Run(run)
+            }
+            Instruction::Entrypoint(_)
+            | Instruction::Cmd(_)
+            | Instruction::Healthcheck(_)
+            | Instruction::Shell(_)
+            | Instruction::Onbuild(_)
+            | Instruction::Maintainer(_) => instruction.clone(),
+        })
+    }
+
+    /// COPY and ADD: sources, destination, `--chown`, `--chmod`,
+    /// `--checksum`, and heredoc bodies unless their marker was quoted
+    /// (bodies treat quotes literally and always use `\`).
+    fn expand_copy(&self, lexer: &Lexer, copy: &Copy) -> Result<Copy, ErrorKind> {
+        let expand = |text: &str| expand_with(lexer, text, &self.vars);
+        let optional = |value: &Option<String>| value.as_deref().map(expand).transpose();
+        let body_lexer = Lexer {
+            literal_quotes: true,
+            ..Lexer::new(DEFAULT_ESCAPE)
+        };
+        let mut heredocs = copy.heredocs.clone();
+        for heredoc in heredocs.iter_mut().filter(|h| h.expand) {
+            heredoc.content = expand_with(&body_lexer, &heredoc.content, &self.vars)?;
+        }
+        Ok(Copy {
+            sources: copy.sources.iter().map(|s| expand(s)).collect::<Result<_, _>>()?,
+            dest: expand(&copy.dest)?,
+            chown: optional(&copy.chown)?,
+            chmod: optional(&copy.chmod)?,
+            checksum: optional(&copy.checksum)?,
+            heredocs,
+            ..copy.clone()
         })
     }
 }
