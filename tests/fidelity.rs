@@ -1,0 +1,292 @@
+//! Fidelity of the frontend's build stages, by comparison: every case in
+//! tests/fidelity/ is built twice on the real engine, by BuildKit's built-in
+//! Dockerfile frontend and by ours (the same Dockerfile behind a `# syntax=`
+//! line), and the two OCI exports must agree — the image config (Entrypoint,
+//! Cmd, Env, WorkingDir, User, Labels, ExposedPorts, Volumes, StopSignal,
+//! Healthcheck, Shell, OnBuild, ...), the author, the platform, and the
+//! filesystem the layers add up to (paths, types, modes, owners, contents,
+//! link targets; not times, which differ between any two builds). For the
+//! wasm target the platform and the layering are ours to decide, so only
+//! the config and the flattened filesystem are compared.
+//!
+//! A case is a folder holding a Dockerfile and its build context. Optional
+//! files: `case.args`, extra `docker buildx build` arguments one per line
+//! (`--target=x`, `--build-arg=A=1`, `--platform=wasi/wasm`); `case.fails`,
+//! for a Dockerfile both frontends must refuse, holding lines our error must
+//! contain. Most cases build on wasmpack/busybox:local (scripts/busybox-image).
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+
+use sha2::Digest;
+use support::engine::{docker, repo, require_images, stderr, FRONTEND_IMAGE};
+
+/// Builds at once: the engine runs them in parallel, and most of a build's
+/// time is waiting on runc and the exporter.
+const WORKERS: usize = 3;
+
+/// One flattened filesystem entry: what must match between the frontends.
+#[derive(Debug, PartialEq, Eq)]
+struct Entry {
+    kind: char,
+    mode: u32,
+    uid: u64,
+    gid: u64,
+    /// sha256 of a file's bytes; a link's target.
+    content: String,
+}
+
+struct Image {
+    platform: String,
+    config: serde_json::Value,
+    files: BTreeMap<String, Entry>,
+}
+
+fn cases() -> Vec<PathBuf> {
+    let mut cases: Vec<PathBuf> = std::fs::read_dir(repo().join("tests/fidelity"))
+        .expect("tests/fidelity")
+        .map(|e| e.expect("case folder").path())
+        .filter(|p| p.join("Dockerfile").is_file())
+        .collect();
+    cases.sort();
+    cases
+}
+
+/// The case's context copied to a temporary folder, its Dockerfile behind
+/// our syntax line when `ours`.
+fn prepared(case: &Path, ours: bool) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new("cp")
+        .args(["-a", "--", &format!("{}/.", case.display()), &dir.path().display().to_string()])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "cp: {}", stderr(&out));
+    if ours {
+        let dockerfile = dir.path().join("Dockerfile");
+        let text = std::fs::read(&dockerfile).unwrap();
+        let mut with_syntax = format!("# syntax={FRONTEND_IMAGE}\n").into_bytes();
+        with_syntax.extend_from_slice(&text);
+        std::fs::write(&dockerfile, with_syntax).unwrap();
+    }
+    dir
+}
+
+fn case_args(case: &Path) -> Vec<String> {
+    match std::fs::read_to_string(case.join("case.args")) {
+        Ok(text) => text.lines().map(str::trim).filter(|l| !l.is_empty()).map(str::to_string).collect(),
+        Err(_) => Vec::new(),
+    }
+}
+
+/// Builds the prepared context into an OCI archive; the build's stderr on
+/// failure.
+fn build(context: &Path, args: &[String]) -> Result<Image, String> {
+    let out_dir = tempfile::tempdir().unwrap();
+    let archive = out_dir.path().join("image.tar");
+    let dest = format!("type=oci,dest={}", archive.display());
+    let mut all: Vec<&str> = vec!["buildx", "build", "--progress=plain", "--provenance=false", "-o", &dest];
+    if !args.iter().any(|a| a.starts_with("--platform")) {
+        all.extend(["--platform", "linux/amd64"]);
+    }
+    all.extend(args.iter().map(String::as_str));
+    all.push(".");
+    let out = docker(&all, context);
+    if !out.status.success() {
+        return Err(stderr(&out));
+    }
+    Ok(read_archive(&archive))
+}
+
+fn read_archive(archive: &Path) -> Image {
+    let mut blobs: BTreeMap<String, Vec<u8>> = BTreeMap::new();
+    let mut tar = tar::Archive::new(std::fs::File::open(archive).unwrap());
+    for entry in tar.entries().unwrap() {
+        let mut entry = entry.unwrap();
+        let path = entry.path().unwrap().to_string_lossy().into_owned();
+        let mut bytes = Vec::new();
+        entry.read_to_end(&mut bytes).unwrap();
+        blobs.insert(path, bytes);
+    }
+    let json = |path: &str| -> serde_json::Value { serde_json::from_slice(&blobs[path]).unwrap_or_else(|e| panic!("{path}: {e}")) };
+    let blob = |digest: &serde_json::Value| format!("blobs/{}", digest.as_str().unwrap().replacen(':', "/", 1));
+    let index = json("index.json");
+    let manifest = json(&blob(&index["manifests"][0]["digest"]));
+    assert_eq!(
+        manifest["mediaType"], "application/vnd.oci.image.manifest.v1+json",
+        "expected one image manifest in the export: {index}"
+    );
+    let config = json(&blob(&manifest["config"]["digest"]));
+
+    let mut files = BTreeMap::new();
+    for layer in manifest["layers"].as_array().unwrap() {
+        let bytes = &blobs[&blob(&layer["digest"])];
+        apply_layer(&mut files, flate2::read::GzDecoder::new(&bytes[..]));
+    }
+    let platform = format!(
+        "{}/{}",
+        config["os"].as_str().unwrap_or(""),
+        config["architecture"].as_str().unwrap_or("")
+    );
+    let mut compared = config["config"].clone();
+    if let Some(author) = config.get("author") {
+        compared["(author)"] = author.clone();
+    }
+    Image {
+        platform,
+        config: compared,
+        files,
+    }
+}
+
+/// Applies one layer, whiteouts included, to the flattened view.
+fn apply_layer(files: &mut BTreeMap<String, Entry>, layer: impl Read) {
+    let mut tar = tar::Archive::new(layer);
+    for entry in tar.entries().unwrap() {
+        let mut entry = entry.unwrap();
+        let path = entry
+            .path()
+            .unwrap()
+            .to_string_lossy()
+            .trim_start_matches("./")
+            .trim_end_matches('/')
+            .to_string();
+        let (dir, name) = match path.rsplit_once('/') {
+            Some((dir, name)) => (format!("{dir}/"), name.to_string()),
+            None => (String::new(), path.clone()),
+        };
+        if name == ".wh..wh..opq" {
+            files.retain(|p, _| !(p.starts_with(&dir) && p.len() > dir.len()));
+            continue;
+        }
+        if let Some(hidden) = name.strip_prefix(".wh.") {
+            let gone = format!("{dir}{hidden}");
+            files.retain(|p, _| *p != gone && !p.starts_with(&format!("{gone}/")));
+            continue;
+        }
+        let header = entry.header().clone();
+        let kind = header.entry_type();
+        let content = if kind.is_file() {
+            let mut bytes = Vec::new();
+            entry.read_to_end(&mut bytes).unwrap();
+            hex::encode(sha2::Sha256::digest(&bytes))
+        } else {
+            entry.link_name().unwrap().map(|l| l.to_string_lossy().into_owned()).unwrap_or_default()
+        };
+        let kind = match kind {
+            k if k.is_dir() => 'd',
+            k if k.is_symlink() => 'l',
+            k if k.is_hard_link() => 'h',
+            k if k.is_file() => 'f',
+            _ => 'o',
+        };
+        files.insert(
+            path,
+            Entry {
+                kind,
+                mode: header.mode().unwrap() & 0o7777,
+                uid: header.uid().unwrap(),
+                gid: header.gid().unwrap(),
+                content,
+            },
+        );
+    }
+}
+
+/// What differs between the built-in frontend's image and ours; empty when
+/// they agree.
+fn differences(case: &Path) -> Vec<String> {
+    let args = case_args(case);
+    let wasm = args.iter().any(|a| a.contains("wasi/wasm"));
+    let builtin = build(prepared(case, false).path(), &args);
+    let ours = build(prepared(case, true).path(), &args);
+    if case.join("case.fails").exists() {
+        let expected = std::fs::read_to_string(case.join("case.fails")).unwrap();
+        return match (builtin, ours) {
+            (Err(_), Err(log)) => {
+                let error = log.lines().find(|l| l.starts_with("ERROR:")).unwrap_or("").to_string();
+                expected
+                    .lines()
+                    .filter(|l| !l.trim().is_empty() && !error.contains(l.trim()))
+                    .map(|l| format!("our error {error:?} lacks {l:?}"))
+                    .collect()
+            }
+            (Ok(_), _) => vec!["the built-in frontend accepted it: the case is wrong".to_string()],
+            (Err(_), Ok(_)) => vec!["ours accepted what the built-in frontend refuses".to_string()],
+        };
+    }
+    let builtin = match builtin {
+        Ok(image) => image,
+        Err(log) => return vec![format!("the built-in frontend failed: the case is wrong\n{log}")],
+    };
+    let ours = match ours {
+        Ok(image) => image,
+        Err(log) => return vec![format!("ours failed:\n{log}")],
+    };
+    let mut found = Vec::new();
+    if !wasm && ours.platform != builtin.platform {
+        found.push(format!("platform: built-in {} ours {}", builtin.platform, ours.platform));
+    }
+    if ours.config != builtin.config {
+        found.push(format!("config:\n  built-in {}\n  ours     {}", builtin.config, ours.config));
+    }
+    for (path, entry) in &builtin.files {
+        match ours.files.get(path) {
+            None => found.push(format!("{path}: only in the built-in's image {entry:?}")),
+            Some(mine) if mine != entry => found.push(format!("{path}: built-in {entry:?} ours {mine:?}")),
+            Some(_) => {}
+        }
+    }
+    for (path, entry) in &ours.files {
+        if !builtin.files.contains_key(path) {
+            found.push(format!("{path}: only in ours {entry:?}"));
+        }
+    }
+    found
+}
+
+#[test]
+fn every_case_builds_as_with_the_builtin_frontend() {
+    require_images();
+    let out = docker(&["image", "inspect", "--format", "{{.Id}}", "wasmpack/busybox:local"], &repo());
+    assert!(
+        out.status.success(),
+        "wasmpack/busybox:local is missing: run scripts/busybox-image (scripts/test does)"
+    );
+    let cases = cases();
+    assert!(cases.len() >= 60, "the corpus should hold at least 60 Dockerfiles, has {}", cases.len());
+    // Only some cases, by folder name, when asked (while writing one).
+    let only = std::env::var("FIDELITY_CASES").ok();
+    let cases: Vec<PathBuf> = cases
+        .into_iter()
+        .filter(|c| only.as_deref().is_none_or(|o| o.split(',').any(|n| c.ends_with(n))))
+        .collect();
+
+    let next = AtomicUsize::new(0);
+    let failures = Mutex::new(Vec::new());
+    std::thread::scope(|scope| {
+        for _ in 0..WORKERS {
+            scope.spawn(|| {
+                while let Some(case) = cases.get(next.fetch_add(1, Ordering::SeqCst)) {
+                    let found = differences(case);
+                    if !found.is_empty() {
+                        let name = case.file_name().unwrap().to_string_lossy().into_owned();
+                        failures.lock().unwrap().push(format!("{name}:\n  {}", found.join("\n  ")));
+                    }
+                }
+            });
+        }
+    });
+    let failures = failures.into_inner().unwrap();
+    assert!(
+        failures.is_empty(),
+        "{} of {} cases differ:\n{}",
+        failures.len(),
+        cases.len(),
+        failures.join("\n")
+    );
+}
