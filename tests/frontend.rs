@@ -289,8 +289,9 @@ fn linux_targets_build_like_the_builtin_frontend() {
     remove(&builtin_tag);
 }
 
-/// The files a linux/amd64 build of `dir` exports, as sorted relative paths.
-fn exported_files(dir: &Path) -> Vec<String> {
+/// The files a linux/amd64 build of `dir` exports: sorted relative paths,
+/// each with the sha256 of its bytes.
+fn exported_files(dir: &Path) -> Vec<(String, String)> {
     let out_dir = tempfile::tempdir().unwrap();
     let dest = format!("type=local,dest={}", out_dir.path().display());
     let out = docker(
@@ -303,15 +304,29 @@ fn exported_files(dir: &Path) -> Vec<String> {
     while let Some(folder) = pending.pop() {
         for entry in std::fs::read_dir(&folder).unwrap() {
             let path = entry.unwrap().path();
-            if path.is_dir() {
+            if path.is_dir() && !path.is_symlink() {
                 pending.push(path);
             } else {
-                files.push(path.strip_prefix(out_dir.path()).unwrap().to_string_lossy().into_owned());
+                let digest = match path.is_symlink() {
+                    true => format!("-> {}", std::fs::read_link(&path).unwrap().display()),
+                    false => hex::encode(sha2::Sha256::digest(std::fs::read(&path).unwrap())),
+                };
+                files.push((path.strip_prefix(out_dir.path()).unwrap().to_string_lossy().into_owned(), digest));
             }
         }
     }
     files.sort();
     files
+}
+
+/// The exported files of `body` built by our frontend and by the built-in
+/// one, each from a context holding only the Dockerfile.
+fn both_frontends(body: &str) -> (Vec<(String, String)>, Vec<(String, String)>) {
+    require_images();
+    let ours = context(body, &[]);
+    let builtin = tempfile::tempdir().unwrap();
+    std::fs::write(builtin.path().join("Dockerfile"), body).unwrap();
+    (exported_files(ours.path()), exported_files(builtin.path()))
 }
 
 #[test]
@@ -343,8 +358,10 @@ fn dockerignore_files_filter_the_context_as_with_the_builtin_frontend() {
                 std::fs::write(dir.join("Dockerfile.dockerignore"), bytes).unwrap();
             }
         }
-        let ours_files = exported_files(ours.path());
-        assert_eq!(ours_files, exported_files(builtin.path()), "own ignore file: {own_ignore:?}");
+        // Paths only: the Dockerfiles differ by our syntax line.
+        let paths = |dir: &Path| exported_files(dir).into_iter().map(|(path, _)| path).collect::<Vec<_>>();
+        let ours_files = paths(ours.path());
+        assert_eq!(ours_files, paths(builtin.path()), "own ignore file: {own_ignore:?}");
         let expected: &[&str] = match own_ignore {
             None => &["ctx/.dockerignore", "ctx/important.log", "ctx/keep.txt"],
             Some(_) => &[
@@ -359,4 +376,122 @@ fn dockerignore_files_filter_the_context_as_with_the_builtin_frontend() {
         };
         assert_eq!(ours_files, expected);
     }
+}
+
+/// Serves `files` over HTTP/1.0 on 127.0.0.1 from a thread, for at most
+/// `requests` requests; returns the port.
+fn serve_http(files: Vec<(&'static str, Vec<u8>)>, requests: usize) -> u16 {
+    use std::io::{BufRead, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().take(requests) {
+            let Ok(mut stream) = stream else { continue };
+            let _ = stream.set_read_timeout(Some(std::time::Duration::from_secs(10)));
+            let mut reader = std::io::BufReader::new(stream.try_clone().unwrap());
+            let mut request_line = String::new();
+            let _ = reader.read_line(&mut request_line);
+            // The headers up to the blank line.
+            let mut header = String::new();
+            while reader.read_line(&mut header).is_ok_and(|n| n > 2) {
+                header.clear();
+            }
+            let path = request_line.split_whitespace().nth(1).unwrap_or("");
+            let response = match files.iter().find(|(name, _)| *name == path) {
+                Some((_, body)) => [
+                    format!("HTTP/1.0 200 OK\r\nContent-Length: {}\r\n\r\n", body.len()).into_bytes(),
+                    body.clone(),
+                ]
+                .concat(),
+                None => b"HTTP/1.0 404 Not Found\r\nContent-Length: 0\r\n\r\n".to_vec(),
+            };
+            let _ = stream.write_all(&response);
+        }
+    });
+    port
+}
+
+/// A git repository with one commit on `main`, served by `git daemon` on
+/// 127.0.0.1 until the returned child is killed.
+fn serve_git(root: &Path) -> (std::process::Child, u16) {
+    let repo = root.join("repo.git");
+    let git = |args: &[&str]| {
+        let out = std::process::Command::new("git")
+            .args(["-c", "user.name=t", "-c", "user.email=t@example.com"])
+            .args(args)
+            .current_dir(&repo)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "git {args:?}: {}", stderr(&out));
+    };
+    std::fs::create_dir_all(repo.join("sub")).unwrap();
+    git(&["init", "-q", "-b", "main"]);
+    std::fs::write(repo.join("README"), "from git\n").unwrap();
+    std::fs::write(repo.join("sub/inner.txt"), "inside\n").unwrap();
+    git(&["add", "."]);
+    git(&["commit", "-q", "-m", "one"]);
+    let port = support::free_port();
+    let child = std::process::Command::new("git")
+        .args(["daemon", "--reuseaddr", "--export-all", "--listen=127.0.0.1"])
+        .arg(format!("--port={port}"))
+        .arg(format!("--base-path={}", root.display()))
+        .arg(root)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Up once it accepts connections.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(std::time::Instant::now() < deadline, "git daemon did not start");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    (child, port)
+}
+
+#[test]
+fn add_downloads_and_clones_as_the_builtin_frontend_does() {
+    let text = b"hello over http\n".to_vec();
+    let checksum = format!("sha256:{}", hex::encode(sha2::Sha256::digest(&text)));
+    // A remote archive is not unpacked: ADD keeps it as the file it is.
+    let archive = b"\x1f\x8b\x08\x00not really".to_vec();
+    let http = serve_http(
+        vec![("/files/hello.txt", text), ("/dl/archive.tar.gz", archive), ("/", b"index".to_vec())],
+        40,
+    );
+    let git_root = tempfile::tempdir().unwrap();
+    let (mut daemon, git) = serve_git(git_root.path());
+    let body = format!(
+        "FROM scratch\n\
+         ADD http://127.0.0.1:{http}/files/hello.txt /downloads/\n\
+         ADD --checksum={checksum} http://127.0.0.1:{http}/files/hello.txt /checked.txt\n\
+         ADD http://127.0.0.1:{http}/dl/archive.tar.gz http://127.0.0.1:{http}/ /downloads/\n\
+         ADD git://127.0.0.1:{git}/repo.git#main /src/\n\
+         ADD git://127.0.0.1:{git}/repo.git#main:sub /sub/\n"
+    );
+    let (ours, builtin) = both_frontends(&body);
+    let _ = daemon.kill();
+    assert_eq!(ours, builtin);
+    let paths: Vec<&str> = ours.iter().map(|(p, _)| p.as_str()).collect();
+    assert_eq!(
+        paths,
+        [
+            "checked.txt",
+            "downloads/__unnamed__",
+            "downloads/archive.tar.gz",
+            "downloads/hello.txt",
+            "src/README",
+            "src/sub/inner.txt",
+            "sub/inner.txt"
+        ]
+    );
+
+    // A wrong checksum fails the build, with ours as with the built-in.
+    let wrong = format!(
+        "FROM scratch\nADD --checksum=sha256:{} http://127.0.0.1:{http}/files/hello.txt /x\n",
+        "0".repeat(64)
+    );
+    let dir = context(&wrong, &[]);
+    let out = docker(&["buildx", "build", "--progress=plain", "--platform", "linux/amd64", "."], dir.path());
+    assert!(!out.status.success() && stderr(&out).contains("digest mismatch"), "{}", stderr(&out));
 }
