@@ -5,7 +5,8 @@
 //! Cmd, Env, WorkingDir, User, Labels, ExposedPorts, Volumes, StopSignal,
 //! Healthcheck, Shell, OnBuild, ...), the author, the platform, and the
 //! filesystem the layers add up to (paths, types, modes, owners, contents,
-//! link targets; not times, which differ between any two builds). For the
+//! link targets; not times, which differ between any two builds, unless
+//! the case pins them with SOURCE_DATE_EPOCH). For the
 //! wasm target the platform and the layering are ours to decide, so only
 //! the config and the flattened filesystem are compared.
 //!
@@ -44,6 +45,9 @@ struct Entry {
 struct Image {
     platform: String,
     config: serde_json::Value,
+    /// The creation time and the distinct history times: compared when the
+    /// build pins them with SOURCE_DATE_EPOCH.
+    times: (serde_json::Value, std::collections::BTreeSet<String>),
     files: BTreeMap<String, Entry>,
 }
 
@@ -136,9 +140,16 @@ fn read_archive(archive: &Path) -> Image {
     if let Some(author) = config.get("author") {
         compared["(author)"] = author.clone();
     }
+    let history_times = config["history"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|h| h["created"].as_str().unwrap_or("(none)").to_string())
+        .collect();
     Image {
         platform,
         config: compared,
+        times: (config["created"].clone(), history_times),
         files,
     }
 }
@@ -230,6 +241,9 @@ fn differences(case: &Path) -> Vec<String> {
     let mut found = Vec::new();
     if !wasm && ours.platform != builtin.platform {
         found.push(format!("platform: built-in {} ours {}", builtin.platform, ours.platform));
+    }
+    if args.iter().any(|a| a.contains("SOURCE_DATE_EPOCH")) && ours.times != builtin.times {
+        found.push(format!("times: built-in {:?} ours {:?}", builtin.times, ours.times));
     }
     if ours.config != builtin.config {
         found.push(format!("config:\n  built-in {}\n  ours     {}", builtin.config, ours.config));

@@ -289,9 +289,12 @@ fn linux_targets_build_like_the_builtin_frontend() {
     remove(&builtin_tag);
 }
 
-/// The files a linux/amd64 build of `dir` exports: sorted relative paths,
-/// each with the sha256 of its bytes.
-fn exported_files(dir: &Path) -> Vec<(String, String)> {
+/// Exported files: sorted relative paths, each with the sha256 of its bytes
+/// (or `-> target` for a symlink).
+type Files = Vec<(String, String)>;
+
+/// The files a linux/amd64 build of `dir` exports.
+fn exported_files(dir: &Path) -> Files {
     let out_dir = tempfile::tempdir().unwrap();
     let dest = format!("type=local,dest={}", out_dir.path().display());
     let out = docker(
@@ -321,7 +324,7 @@ fn exported_files(dir: &Path) -> Vec<(String, String)> {
 
 /// The exported files of `body` built by our frontend and by the built-in
 /// one, each from a context holding only the Dockerfile.
-fn both_frontends(body: &str) -> (Vec<(String, String)>, Vec<(String, String)>) {
+fn both_frontends(body: &str) -> (Files, Files) {
     require_images();
     let ours = context(body, &[]);
     let builtin = tempfile::tempdir().unwrap();

@@ -76,6 +76,7 @@ fn options() -> ConvertOptions {
         merge_op: true,
         chmod_symbolic: true,
         cache_namespace: String::new(),
+        named_contexts: HashMap::new(),
     }
 }
 

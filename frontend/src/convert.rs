@@ -53,6 +53,18 @@ pub struct ConvertOptions {
     pub chmod_symbolic: bool,
     /// `BUILDKIT_CACHE_MOUNT_NS`: prefixes cache mount ids.
     pub cache_namespace: String,
+    /// By name as given (`alpine`, `base`, `docker.io/library/alpine`).
+    pub named_contexts: HashMap<String, NamedContext>,
+}
+
+/// A `--build-context NAME=…`: stands in for the image or stage of that name
+/// (FROM, `COPY --from`, `RUN --mount=from=`), as with BuildKit's frontend.
+#[derive(Clone, Debug)]
+pub enum NamedContext {
+    /// `docker-image://REF`: that image, config and all.
+    Image(String),
+    /// A folder (from the client or a frontend input), with an empty config.
+    Files(State),
 }
 
 /// A converted stage: its filesystem, its image config, and what the wasm
@@ -67,6 +79,10 @@ pub struct ConvertedStage {
     pub platform: Platform,
     /// Built from `FROM scratch`, directly or through earlier stages.
     pub from_scratch: bool,
+    /// The config of the image the stage is built on, directly or through
+    /// earlier stages, as read: the exporter keeps that image's history
+    /// times when SOURCE_DATE_EPOCH clamps the new ones.
+    pub base_config: Option<Vec<u8>>,
     /// Where ENTRYPOINT and CMD were last set in this stage.
     pub entrypoint_line: Option<usize>,
     pub cmd_line: Option<usize>,
@@ -85,7 +101,7 @@ pub async fn convert(dockerfile: &Dockerfile, options: &ConvertOptions, resolver
         }
         None => dockerfile.stages.len() - 1,
     };
-    let needed = needed_stages(dockerfile, &scope, target)?;
+    let needed = needed_stages(dockerfile, &scope, target, options)?;
 
     let mut converter = Converter {
         dockerfile,
@@ -113,14 +129,16 @@ fn stage_index(dockerfile: &Dockerfile, name: &str, before: usize) -> Option<usi
 
 /// Which stages the target depends on, through FROM, `COPY --from` and
 /// `RUN --mount=from=`.
-fn needed_stages(dockerfile: &Dockerfile, scope: &GlobalScope, target: usize) -> Result<Vec<bool>, ConvertError> {
+fn needed_stages(dockerfile: &Dockerfile, scope: &GlobalScope, target: usize, options: &ConvertOptions) -> Result<Vec<bool>, ConvertError> {
     let mut needed = vec![false; dockerfile.stages.len()];
     needed[target] = true;
     for index in (0..=target).rev() {
-        if !needed[index] {
+        let stage = &dockerfile.stages[index];
+        // A stage a named context replaces needs nothing of its own.
+        let replaced = stage.name.as_deref().is_some_and(|n| named_context(options, n).is_some());
+        if !needed[index] || replaced {
             continue;
         }
-        let stage = &dockerfile.stages[index];
         let base = scope.resolve_base(stage)?;
         if let Some(i) = stage_index(dockerfile, &base.image.to_lowercase(), index) {
             needed[i] = true;
@@ -209,6 +227,12 @@ impl Converter<'_> {
         let label = stage.name.clone().unwrap_or_else(|| format!("stage-{index}"));
         let steps = std::cell::Cell::new(stage.instructions.len() + 1);
         let progress = |n: usize, text: &str| format!("[{label} {n}/{}] {text}", steps.get());
+        // A named context of the stage's own name replaces the whole stage.
+        if let Some(named) = stage.name.as_deref().and_then(|n| named_context(self.options, n)) {
+            return self
+                .context_stage(index, stage, named, platform, &progress(1, &stage.source), resolver)
+                .await;
+        }
         let mut converted = if let Some(parent) = parent {
             ConvertedStage {
                 index,
@@ -217,6 +241,9 @@ impl Converter<'_> {
                 cmd_line: None,
                 ..parent
             }
+        } else if let Some(named) = named_context(self.options, &base.image) {
+            self.context_stage(index, stage, named, platform, &progress(1, &stage.source), resolver)
+                .await?
         } else if base.image == "scratch" {
             ConvertedStage {
                 index,
@@ -224,6 +251,7 @@ impl Converter<'_> {
                 state: None,
                 image: ImageConfig::scratch(&platform.os, &platform.architecture, platform.variant.as_deref().unwrap_or("")),
                 from_scratch: true,
+                base_config: None,
                 entrypoint_line: None,
                 cmd_line: None,
                 vars: Variables::new(),
@@ -261,6 +289,33 @@ impl Converter<'_> {
         }
         converted.vars = expander.into_vars();
         Ok(converted)
+    }
+
+    /// A stage that starts from a named context.
+    async fn context_stage(
+        &self,
+        index: usize,
+        stage: &Stage,
+        named: &NamedContext,
+        platform: Platform,
+        progress: &str,
+        resolver: &mut impl ImageResolver,
+    ) -> Result<ConvertedStage, ConvertError> {
+        match named {
+            NamedContext::Image(reference) => self.image_stage(index, stage, reference, platform, progress, resolver).await,
+            NamedContext::Files(state) => Ok(ConvertedStage {
+                index,
+                line: stage.line,
+                state: state.clone(),
+                image: ImageConfig::scratch(&platform.os, &platform.architecture, platform.variant.as_deref().unwrap_or("")),
+                from_scratch: false,
+                base_config: None,
+                entrypoint_line: None,
+                cmd_line: None,
+                vars: Variables::new(),
+                platform,
+            }),
+        }
     }
 
     async fn image_stage(
@@ -304,6 +359,7 @@ impl Converter<'_> {
             image,
             platform,
             from_scratch: false,
+            base_config: Some(config),
             entrypoint_line: None,
             cmd_line: None,
             vars,
@@ -673,6 +729,11 @@ impl Converter<'_> {
         if let Some(i) = stage_index(self.dockerfile, &from.to_lowercase(), stage.index) {
             return Ok(self.stages[i].as_ref().and_then(|s| s.state.clone()));
         }
+        let from = match named_context(self.options, from) {
+            Some(NamedContext::Files(state)) => return Ok(state.clone()),
+            Some(NamedContext::Image(reference)) => reference.as_str(),
+            None => from,
+        };
         let (name, _) = wasmpack_packager::layout::normalize_name(from)
             .map_err(|e| self.error(line, format!("{what}={from}: not a stage before this one nor an image: {e}")))?;
         let mut attrs = BTreeMap::new();
@@ -814,6 +875,23 @@ impl Converter<'_> {
         stage.image.add_history(format!("{} # buildkit", step.located.source), false, None);
         Ok(())
     }
+}
+
+/// The named context `name` stands for: looked up as written, then in
+/// Docker's short form (`docker.io/library/alpine:latest` is `alpine`).
+fn named_context<'o>(options: &'o ConvertOptions, name: &str) -> Option<&'o NamedContext> {
+    let contexts = &options.named_contexts;
+    if contexts.is_empty() {
+        return None;
+    }
+    contexts.get(name).or_else(|| {
+        let (full, _) = wasmpack_packager::layout::normalize_name(name).ok()?;
+        let short = full
+            .strip_prefix("docker.io/library/")
+            .or_else(|| full.strip_prefix("docker.io/"))
+            .unwrap_or(&full);
+        contexts.get(short.strip_suffix(":latest").unwrap_or(short))
+    })
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -994,6 +1072,7 @@ mod tests {
             merge_op: true,
             chmod_symbolic: true,
             cache_namespace: String::new(),
+            named_contexts: HashMap::new(),
         }
     }
 

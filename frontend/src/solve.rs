@@ -2,12 +2,12 @@
 //! it, apply the wasm rules when the target is a wasm platform, solve,
 //! validate the module, and return the result with its image config.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use wasmpack_proto::pb;
 
 use crate::bridge::{Bridge, BridgeError, Options};
-use crate::convert::{self, parse_platform, ConvertError, ConvertOptions, ImageResolver};
+use crate::convert::{self, parse_platform, ConvertError, ConvertOptions, ImageResolver, NamedContext};
 use crate::dockerfile::{self, Dockerfile, Platform};
 use crate::llb::{self, Meta, SourceFile, State};
 use crate::wasm_stage::{self, WasmStageError};
@@ -27,6 +27,8 @@ pub enum SolveError {
     Convert(#[from] ConvertError),
     #[error(transparent)]
     WasmStage(#[from] WasmStageError),
+    #[error("--build-context {0}: {1}")]
+    NamedContext(String, String),
     #[error("{file} is not UTF-8 text")]
     NotText { file: String },
     #[error("invalid platform {0:?}: expected os/arch[/variant], as in wasi/wasm")]
@@ -86,9 +88,28 @@ fn local_source(name: &str, session_id: &str, follow: &[&str], excludes: &[Strin
     }
     let progress = match name {
         "dockerfile" => "[internal] load build definition".to_string(),
-        _ => "[internal] load build context".to_string(),
+        "context" => "[internal] load build context".to_string(),
+        name => format!("[context {name}] load from client"),
     };
     Some(llb::source(format!("local://{name}"), attrs, None, Meta::named(progress)))
+}
+
+/// A local folder from the session, without what its `.dockerignore` (or
+/// the Dockerfile's own ignore file, `own_ignore`, for the main context)
+/// excludes.
+async fn filtered_local(bridge: &mut Bridge, options: &Options, name: &str, own_ignore: Option<Vec<u8>>) -> Result<State, SolveError> {
+    let ignore = match own_ignore {
+        Some(bytes) => Some(bytes),
+        None => {
+            let ignore_only = local_source(name, &options.session_id, &[".dockerignore"], &[]);
+            let reference = bridge.solve(llb::definition(&ignore_only, None)).await?;
+            bridge.read_file(&reference, ".dockerignore", None).await.ok()
+        }
+    };
+    let excludes = ignore
+        .map(|bytes| dockerfile::ignore::parse(&String::from_utf8_lossy(&bytes)))
+        .unwrap_or_default();
+    Ok(local_source(name, &options.session_id, &[], &excludes))
 }
 
 pub async fn build(bridge: &mut Bridge, options: &Options) -> Result<(), SolveError> {
@@ -138,21 +159,26 @@ pub async fn build(bridge: &mut Bridge, options: &Options) -> Result<(), SolveEr
     // An imported context comes already filtered by whoever made it.
     let context = match inputs.remove("context").and_then(llb::import) {
         Some(output) => Some(output),
-        None => {
-            let ignore = match own_ignore {
-                Some(bytes) => Some(bytes),
-                None => {
-                    let ignore_only = local_source("context", &options.session_id, &[".dockerignore"], &[]);
-                    let reference = bridge.solve(llb::definition(&ignore_only, None)).await?;
-                    bridge.read_file(&reference, ".dockerignore", None).await.ok()
-                }
-            };
-            let excludes = ignore
-                .map(|bytes| dockerfile::ignore::parse(&String::from_utf8_lossy(&bytes)))
-                .unwrap_or_default();
-            local_source("context", &options.session_id, &[], &excludes)
-        }
+        None => filtered_local(bridge, options, "context", own_ignore).await?,
     };
+    let mut named_contexts = HashMap::new();
+    for (key, value) in options.opts.iter().filter_map(|(k, v)| Some((k.strip_prefix("context:")?, v))) {
+        let named = match value.split_once(':') {
+            Some(("docker-image", reference)) => NamedContext::Image(reference.trim_start_matches("//").to_string()),
+            Some(("local", name)) => NamedContext::Files(filtered_local(bridge, options, name, None).await?),
+            Some(("input", name)) => match inputs.remove(name).and_then(llb::import) {
+                Some(output) => NamedContext::Files(Some(output)),
+                None => return Err(SolveError::NamedContext(key.to_string(), format!("no frontend input named {name:?}"))),
+            },
+            _ => {
+                return Err(SolveError::NamedContext(
+                    key.to_string(),
+                    format!("{value:?}: only docker-image://, local folders and frontend inputs are supported yet"),
+                ))
+            }
+        };
+        named_contexts.insert(key.to_string(), named);
+    }
     let convert_options = ConvertOptions {
         build_args: options.build_args(),
         build_platform: build_platform.clone(),
@@ -164,6 +190,7 @@ pub async fn build(bridge: &mut Bridge, options: &Options) -> Result<(), SolveEr
         merge_op: bridge.caps.llb("mergeop"),
         chmod_symbolic: bridge.caps.llb("file.copy.modestring"),
         cache_namespace: options.get("build-arg:BUILDKIT_CACHE_MOUNT_NS").unwrap_or("").to_string(),
+        named_contexts,
     };
     let mut images = DaemonImages {
         bridge,
@@ -242,6 +269,9 @@ pub async fn build(bridge: &mut Bridge, options: &Options) -> Result<(), SolveEr
         _ => (reference, definition),
     };
     metadata.insert("containerimage.config".to_string(), stage.image.to_json());
+    if let Some(base) = &stage.base_config {
+        metadata.insert("containerimage.base.config".to_string(), base.clone());
+    }
     bridge.return_result(reference, definition, metadata).await?;
     Ok(())
 }

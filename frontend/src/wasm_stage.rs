@@ -315,6 +315,7 @@ mod tests {
             merge_op: true,
             chmod_symbolic: true,
             cache_namespace: String::new(),
+            named_contexts: std::collections::HashMap::new(),
         };
         let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
         runtime.block_on(convert(&dockerfile, &options, &mut NoImages)).unwrap()
