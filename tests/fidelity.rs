@@ -89,7 +89,7 @@ fn case_args(case: &Path) -> Vec<String> {
 
 /// Builds the prepared context into an OCI archive; the build's stderr on
 /// failure.
-fn build(context: &Path, args: &[String]) -> Result<Image, String> {
+fn build(context: &Path, args: &[String]) -> Result<Vec<Image>, String> {
     let out_dir = tempfile::tempdir().unwrap();
     let archive = out_dir.path().join("image.tar");
     let dest = format!("type=oci,dest={}", archive.display());
@@ -106,7 +106,8 @@ fn build(context: &Path, args: &[String]) -> Result<Image, String> {
     Ok(read_archive(&archive))
 }
 
-fn read_archive(archive: &Path) -> Image {
+/// The images of an OCI archive, one per platform, sorted by platform.
+fn read_archive(archive: &Path) -> Vec<Image> {
     let mut blobs: BTreeMap<String, Vec<u8>> = BTreeMap::new();
     let mut tar = tar::Archive::new(std::fs::File::open(archive).unwrap());
     for entry in tar.entries().unwrap() {
@@ -118,11 +119,30 @@ fn read_archive(archive: &Path) -> Image {
     }
     let json = |path: &str| -> serde_json::Value { serde_json::from_slice(&blobs[path]).unwrap_or_else(|e| panic!("{path}: {e}")) };
     let blob = |digest: &serde_json::Value| format!("blobs/{}", digest.as_str().unwrap().replacen(':', "/", 1));
-    let index = json("index.json");
-    let manifest = json(&blob(&index["manifests"][0]["digest"]));
+    // index.json names one image manifest, or an index of one per platform.
+    let mut manifests = Vec::new();
+    let mut pending = vec![json("index.json")];
+    while let Some(index) = pending.pop() {
+        for entry in index["manifests"].as_array().unwrap() {
+            let child = json(&blob(&entry["digest"]));
+            match entry["mediaType"].as_str() {
+                Some("application/vnd.oci.image.index.v1+json") => pending.push(child),
+                _ => manifests.push(child),
+            }
+        }
+    }
+    let mut images: Vec<Image> = manifests.iter().map(|m| read_image(m, &blobs)).collect();
+    images.sort_by(|a, b| a.platform.cmp(&b.platform));
+    images
+}
+
+/// One platform's image from the archive's blobs.
+fn read_image(manifest: &serde_json::Value, blobs: &BTreeMap<String, Vec<u8>>) -> Image {
+    let json = |path: &str| -> serde_json::Value { serde_json::from_slice(&blobs[path]).unwrap_or_else(|e| panic!("{path}: {e}")) };
+    let blob = |digest: &serde_json::Value| format!("blobs/{}", digest.as_str().unwrap().replacen(':', "/", 1));
     assert_eq!(
         manifest["mediaType"], "application/vnd.oci.image.manifest.v1+json",
-        "expected one image manifest in the export: {index}"
+        "expected image manifests in the export: {manifest}"
     );
     let config = json(&blob(&manifest["config"]["digest"]));
 
@@ -231,13 +251,24 @@ fn differences(case: &Path) -> Vec<String> {
         };
     }
     let builtin = match builtin {
-        Ok(image) => image,
+        Ok(images) => images,
         Err(log) => return vec![format!("the built-in frontend failed: the case is wrong\n{log}")],
     };
     let ours = match ours {
-        Ok(image) => image,
+        Ok(images) => images,
         Err(log) => return vec![format!("ours failed:\n{log}")],
     };
+    if ours.len() != builtin.len() {
+        return vec![format!("built-in made {} images, ours {}", builtin.len(), ours.len())];
+    }
+    let mut found = Vec::new();
+    for (builtin, ours) in builtin.iter().zip(&ours) {
+        found.extend(image_differences(builtin, ours, wasm, &args));
+    }
+    found
+}
+
+fn image_differences(builtin: &Image, ours: &Image, wasm: bool, args: &[String]) -> Vec<String> {
     let mut found = Vec::new();
     if !wasm && ours.platform != builtin.platform {
         found.push(format!("platform: built-in {} ours {}", builtin.platform, ours.platform));
@@ -246,7 +277,10 @@ fn differences(case: &Path) -> Vec<String> {
         found.push(format!("times: built-in {:?} ours {:?}", builtin.times, ours.times));
     }
     if ours.config != builtin.config {
-        found.push(format!("config:\n  built-in {}\n  ours     {}", builtin.config, ours.config));
+        found.push(format!(
+            "config ({}):\n  built-in {}\n  ours     {}",
+            builtin.platform, builtin.config, ours.config
+        ));
     }
     for (path, entry) in &builtin.files {
         match ours.files.get(path) {

@@ -225,6 +225,35 @@ impl Bridge {
         Ok(())
     }
 
+    /// Ends a build of several platforms: one result per platform id, and
+    /// `metadata` keyed by those ids where it is per platform.
+    pub async fn return_results(
+        &mut self,
+        refs: Vec<(String, String, pb::Definition)>,
+        metadata: BTreeMap<String, Vec<u8>>,
+    ) -> Result<(), BridgeError> {
+        let refs = refs
+            .into_iter()
+            .map(|(id, reference, definition)| {
+                let reference = gateway::Ref {
+                    id: reference,
+                    def: Some(definition),
+                };
+                (id, reference)
+            })
+            .collect();
+        let result = gateway::Result {
+            result: Some(gateway::result::Result::Refs(gateway::RefMap { refs })),
+            metadata,
+        };
+        let request = gateway::ReturnRequest {
+            result: Some(result),
+            error: None,
+        };
+        self.client.r#return(request).await.map_err(call("Return"))?;
+        Ok(())
+    }
+
     /// Fails the build with `message`, which BuildKit prints as its ERROR.
     pub async fn return_error(&mut self, message: String) -> Result<(), BridgeError> {
         let request = gateway::ReturnRequest {

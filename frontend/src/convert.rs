@@ -33,6 +33,7 @@ pub trait ImageResolver {
     async fn resolve(&mut self, reference: &str, platform: &pb::Platform) -> Result<(String, Vec<u8>), String>;
 }
 
+#[derive(Clone)]
 pub struct ConvertOptions {
     pub build_args: HashMap<String, String>,
     pub build_platform: Platform,

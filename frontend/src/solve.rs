@@ -33,8 +33,6 @@ pub enum SolveError {
     NotText { file: String },
     #[error("invalid platform {0:?}: expected os/arch[/variant], as in wasi/wasm")]
     BadPlatform(String),
-    #[error("building for several platforms at once ({0}) is not supported yet; build each platform on its own")]
-    MultiPlatform(String),
     #[error("--build-arg {build_arg}={value}: expected true or false")]
     BadFlag { build_arg: &'static str, value: String },
     #[error("--build-arg {0} needs the wasm target platform (--platform wasi/wasm)")]
@@ -143,17 +141,23 @@ pub async fn build(bridge: &mut Bridge, options: &Options) -> Result<(), SolveEr
             variant: (!p.variant.is_empty()).then(|| p.variant.clone()),
         })
         .unwrap_or_else(|| Platform::new("linux", "amd64"));
-    let target_platform = match options.get("platform") {
-        None | Some("") => build_platform.clone(),
-        Some(list) if list.contains(',') => return Err(SolveError::MultiPlatform(list.to_string())),
-        Some(text) => parse_platform(text).ok_or_else(|| SolveError::BadPlatform(text.to_string()))?,
+    // `--platform a,b`: one image per platform, in the order asked.
+    let requested = options.get("platform").unwrap_or("");
+    let target_platforms = match requested {
+        "" => vec![build_platform.clone()],
+        list => list
+            .split(',')
+            .map(|text| parse_platform(text.trim()).ok_or_else(|| SolveError::BadPlatform(text.to_string())))
+            .collect::<Result<Vec<_>, _>>()?,
     };
-    let wasm = wasm_stage::is_wasm_platform(&target_platform);
-    if strip && !wasm {
-        return Err(SolveError::NeedsWasm(OPT_STRIP.1));
-    }
-    if !aot_targets.is_empty() && !wasm {
-        return Err(SolveError::NeedsWasm(OPT_AOT.1));
+    for platform in &target_platforms {
+        let wasm = wasm_stage::is_wasm_platform(platform);
+        if strip && !wasm {
+            return Err(SolveError::NeedsWasm(OPT_STRIP.1));
+        }
+        if !aot_targets.is_empty() && !wasm {
+            return Err(SolveError::NeedsWasm(OPT_AOT.1));
+        }
     }
 
     // An imported context comes already filtered by whoever made it.
@@ -182,98 +186,192 @@ pub async fn build(bridge: &mut Bridge, options: &Options) -> Result<(), SolveEr
     let convert_options = ConvertOptions {
         build_args: options.build_args(),
         build_platform: build_platform.clone(),
-        target_platform,
+        target_platform: build_platform.clone(),
         target: options.get("target").filter(|t| !t.is_empty()).map(str::to_string),
         context,
         image_resolve_mode: resolve_mode.clone(),
-        stages_on_build_platform: wasm,
+        stages_on_build_platform: false,
         merge_op: bridge.caps.llb("mergeop"),
         chmod_symbolic: bridge.caps.llb("file.copy.modestring"),
         cache_namespace: options.get("build-arg:BUILDKIT_CACHE_MOUNT_NS").unwrap_or("").to_string(),
         named_contexts,
     };
-    let mut images = DaemonImages {
-        bridge,
+    let build = PlatformBuild {
+        options,
+        file_name: &file_name,
+        text: &text,
+        dockerfile: &dockerfile,
+        build_platform: &build_platform,
         resolve_mode: &resolve_mode,
+        strip,
+        aot_targets: &aot_targets,
     };
-    let mut stage = convert::convert(&dockerfile, &convert_options, &mut images).await?;
-
-    let entry = match wasm {
-        true => Some(wasm_stage::entrypoint_of(&stage, &file_name)?),
-        false => None,
-    };
-    let mut state = stage.state.clone();
-    if let Some(entry) = &entry {
-        if strip {
-            let own_image = own_image(options, OPT_STRIP.1)?;
-            state = wasm_stage::strip_step(&state, entry, &own_image, &build_platform, &resolve_mode);
+    if !requested.contains(',') {
+        let built = build.run(bridge, &convert_options, &target_platforms[0]).await?;
+        let mut metadata = built.annotations("");
+        metadata.insert("containerimage.config".to_string(), built.config);
+        if let Some(base) = built.base_config {
+            metadata.insert("containerimage.base.config".to_string(), base);
         }
-        state = wasm_stage::squash(&state, &stage.platform);
-        // The stage's own steps no longer have layers of their own.
-        for step in &mut stage.image.history {
-            step.empty_layer = true;
-        }
-        stage
-            .image
-            .add_history("wasmpack: the stage's filesystem as one layer".to_string(), false, None);
+        bridge.return_result(built.reference, built.definition, metadata).await?;
+        return Ok(());
     }
-
-    let source = SourceFile {
-        name: &file_name,
-        data: text.as_bytes(),
-    };
-    let definition = llb::definition(&state, Some(source));
-    let reference = bridge.solve(definition.clone()).await?;
-    if let Some(entry) = &entry {
-        let facts = wasm_stage::validate(bridge, &reference, entry, &file_name).await?;
-        if !facts.has_start {
-            eprintln!(
-                "warning: {} exports no _start (or wasi:cli/run): runtimes may not be able to run it",
-                entry.path
-            );
-        }
-    }
+    // Several platforms: refs and configs keyed by platform, and the list
+    // that tells the exporter to make an image index of them.
+    let mut refs = Vec::new();
     let mut metadata = BTreeMap::new();
-    let (reference, definition) = match &entry {
-        Some(entry) if !aot_targets.is_empty() => {
-            let own_image = own_image(options, OPT_AOT.1)?;
-            let steps: Vec<State> = aot_targets
-                .iter()
-                .map(|triple| wasm_stage::precompile_step(&state, entry, triple, &own_image, &build_platform, &resolve_mode))
-                .collect();
-            // Solving the gathered facts runs the steps, in parallel; the
-            // annotations then describe what those steps actually made.
-            let facts = wasm_stage::gather_facts(&steps, &stage.platform);
-            let facts_ref = bridge.solve(llb::definition(&facts, None)).await?;
-            let epoch = epoch(options);
-            for (i, (triple, step)) in aot_targets.iter().zip(&steps).enumerate() {
-                let json = bridge.read_file(&facts_ref, &format!("/{i}.json"), None).await?;
-                let facts = wasmpack_aot::parse_facts(&json).map_err(|e| SolveError::AotFacts {
-                    target: triple.clone(),
-                    reason: e.to_string(),
-                })?;
-                // Layer 0 is the module's; AOT layers follow in order.
-                for (key, value) in &facts {
-                    let key = wasmpack_aot::manifest_annotation(i + 1, key);
-                    metadata.insert(format!("annotation-manifest.{key}"), value.clone().into_bytes());
-                }
-                state = wasm_stage::add_artifact(&state, step, entry, triple, epoch, &stage.platform);
-                let artifact = wasmpack_aot::artifact_path(&entry.path, triple);
-                stage
-                    .image
-                    .add_history(format!("wasmpack: {triple} precompiled artifact {artifact}"), false, None);
-            }
-            let definition = llb::definition(&state, Some(source));
-            (bridge.solve(definition.clone()).await?, definition)
+    let mut listed = Vec::new();
+    for platform in &target_platforms {
+        let id = platform.specifier();
+        let built = build.run(bridge, &convert_options, platform).await?;
+        metadata.extend(built.annotations(&format!("[{id}]")));
+        metadata.insert(format!("containerimage.config/{id}"), built.config);
+        if let Some(base) = built.base_config {
+            metadata.insert(format!("containerimage.base.config/{id}"), base);
         }
-        _ => (reference, definition),
-    };
-    metadata.insert("containerimage.config".to_string(), stage.image.to_json());
-    if let Some(base) = &stage.base_config {
-        metadata.insert("containerimage.base.config".to_string(), base.clone());
+        listed.push(serde_json::json!({"id": id, "platform": pb_platform_json(platform)}));
+        refs.push((id, built.reference, built.definition));
     }
-    bridge.return_result(reference, definition, metadata).await?;
+    let platforms = serde_json::json!({ "platforms": listed });
+    metadata.insert("refs.platforms".to_string(), platforms.to_string().into_bytes());
+    bridge.return_results(refs, metadata).await?;
     Ok(())
+}
+
+/// The OCI platform object the exporter reads in `refs.platforms`.
+fn pb_platform_json(platform: &Platform) -> serde_json::Value {
+    let mut json = serde_json::json!({"os": platform.os, "architecture": platform.architecture});
+    if let Some(variant) = &platform.variant {
+        json["variant"] = serde_json::json!(variant);
+    }
+    json
+}
+
+/// What every platform's build shares.
+struct PlatformBuild<'a> {
+    options: &'a Options,
+    file_name: &'a str,
+    text: &'a str,
+    dockerfile: &'a Dockerfile,
+    build_platform: &'a Platform,
+    resolve_mode: &'a str,
+    strip: bool,
+    aot_targets: &'a [String],
+}
+
+/// One platform's image: its solved filesystem and config.
+struct PlatformImage {
+    reference: String,
+    definition: pb::Definition,
+    config: Vec<u8>,
+    base_config: Option<Vec<u8>>,
+    /// Manifest annotations (`key`, value) of the AOT layers.
+    manifest_annotations: Vec<(String, String)>,
+}
+
+impl PlatformImage {
+    /// The annotations as exporter metadata; `scope` is `""` for a single
+    /// image or `[os/arch]` for one of several.
+    fn annotations(&self, scope: &str) -> BTreeMap<String, Vec<u8>> {
+        self.manifest_annotations
+            .iter()
+            .map(|(key, value)| (format!("annotation-manifest{scope}.{key}"), value.clone().into_bytes()))
+            .collect()
+    }
+}
+
+impl PlatformBuild<'_> {
+    async fn run(&self, bridge: &mut Bridge, shared: &ConvertOptions, target_platform: &Platform) -> Result<PlatformImage, SolveError> {
+        // Short names for the shared parts: the steps below read as one build.
+        let (options, file_name, text, dockerfile) = (self.options, self.file_name, self.text, self.dockerfile);
+        let (build_platform, resolve_mode, strip, aot_targets) = (self.build_platform, self.resolve_mode, self.strip, self.aot_targets);
+        let wasm = wasm_stage::is_wasm_platform(target_platform);
+        let convert_options = ConvertOptions {
+            target_platform: target_platform.clone(),
+            stages_on_build_platform: wasm,
+            ..shared.clone()
+        };
+        let mut images = DaemonImages { bridge, resolve_mode };
+        let mut stage = convert::convert(dockerfile, &convert_options, &mut images).await?;
+
+        let entry = match wasm {
+            true => Some(wasm_stage::entrypoint_of(&stage, file_name)?),
+            false => None,
+        };
+        let mut state = stage.state.clone();
+        if let Some(entry) = &entry {
+            if strip {
+                let own_image = own_image(options, OPT_STRIP.1)?;
+                state = wasm_stage::strip_step(&state, entry, &own_image, build_platform, resolve_mode);
+            }
+            state = wasm_stage::squash(&state, &stage.platform);
+            // The stage's own steps no longer have layers of their own.
+            for step in &mut stage.image.history {
+                step.empty_layer = true;
+            }
+            stage
+                .image
+                .add_history("wasmpack: the stage's filesystem as one layer".to_string(), false, None);
+        }
+
+        let source = SourceFile {
+            name: file_name,
+            data: text.as_bytes(),
+        };
+        let definition = llb::definition(&state, Some(source));
+        let reference = bridge.solve(definition.clone()).await?;
+        if let Some(entry) = &entry {
+            let facts = wasm_stage::validate(bridge, &reference, entry, file_name).await?;
+            if !facts.has_start {
+                eprintln!(
+                    "warning: {} exports no _start (or wasi:cli/run): runtimes may not be able to run it",
+                    entry.path
+                );
+            }
+        }
+        let mut manifest_annotations = Vec::new();
+        let (reference, definition) = match &entry {
+            Some(entry) if !aot_targets.is_empty() => {
+                let own_image = own_image(options, OPT_AOT.1)?;
+                let steps: Vec<State> = aot_targets
+                    .iter()
+                    .map(|triple| wasm_stage::precompile_step(&state, entry, triple, &own_image, build_platform, resolve_mode))
+                    .collect();
+                // Solving the gathered facts runs the steps, in parallel; the
+                // annotations then describe what those steps actually made.
+                let facts = wasm_stage::gather_facts(&steps, &stage.platform);
+                let facts_ref = bridge.solve(llb::definition(&facts, None)).await?;
+                let epoch = epoch(options);
+                for (i, (triple, step)) in aot_targets.iter().zip(&steps).enumerate() {
+                    let json = bridge.read_file(&facts_ref, &format!("/{i}.json"), None).await?;
+                    let facts = wasmpack_aot::parse_facts(&json).map_err(|e| SolveError::AotFacts {
+                        target: triple.clone(),
+                        reason: e.to_string(),
+                    })?;
+                    // Layer 0 is the module's; AOT layers follow in order.
+                    for (key, value) in &facts {
+                        let key = wasmpack_aot::manifest_annotation(i + 1, key);
+                        manifest_annotations.push((key, value.clone()));
+                    }
+                    state = wasm_stage::add_artifact(&state, step, entry, triple, epoch, &stage.platform);
+                    let artifact = wasmpack_aot::artifact_path(&entry.path, triple);
+                    stage
+                        .image
+                        .add_history(format!("wasmpack: {triple} precompiled artifact {artifact}"), false, None);
+                }
+                let definition = llb::definition(&state, Some(source));
+                (bridge.solve(definition.clone()).await?, definition)
+            }
+            _ => (reference, definition),
+        };
+        Ok(PlatformImage {
+            reference,
+            definition,
+            config: stage.image.to_json(),
+            base_config: stage.base_config,
+            manifest_annotations,
+        })
+    }
 }
 
 /// The frontend's own image, for the build steps it runs itself: as
