@@ -8,13 +8,15 @@
 //! link targets; not times, which differ between any two builds, unless
 //! the case pins them with SOURCE_DATE_EPOCH). For the
 //! wasm target the platform and the layering are ours to decide, so only
-//! the config and the flattened filesystem are compared.
+//! the config and the flattened filesystem are compared. The build warnings
+//! buildx lists must be the same too.
 //!
 //! A case is a folder holding a Dockerfile and its build context. Optional
 //! files: `case.args`, extra `docker buildx build` arguments one per line
 //! (`--target=x`, `--build-arg=A=1`, `--platform=wasi/wasm`); `case.fails`,
 //! for a Dockerfile both frontends must refuse, holding lines our error must
-//! contain. Most cases build on wasmpack/busybox:local (scripts/busybox-image).
+//! contain; `case.warns`, lines the build warnings must contain. Most
+//! cases build on wasmpack/busybox:local (scripts/busybox-image).
 
 mod support;
 
@@ -43,6 +45,9 @@ struct Entry {
 }
 
 struct Image {
+    /// The build's warnings as buildx lists them (the same for every
+    /// platform of one build).
+    warnings: Vec<String>,
     platform: String,
     config: serde_json::Value,
     /// The creation time and the distinct history times: compared when the
@@ -100,10 +105,23 @@ fn build(context: &Path, args: &[String]) -> Result<Vec<Image>, String> {
     all.extend(args.iter().map(String::as_str));
     all.push(".");
     let out = docker(&all, context);
+    let log = stderr(&out);
     if !out.status.success() {
-        return Err(stderr(&out));
+        return Err(log);
     }
-    Ok(read_archive(&archive))
+    // "N warning(s) found (use --debug to expand):" then " - <short>" lines.
+    let plain = log.replace("\u{1b}[33m", "").replace("\u{1b}[0m", "");
+    let warnings: Vec<String> = plain
+        .lines()
+        .skip_while(|l| !l.contains(" found (use --debug to expand)"))
+        .filter_map(|l| l.trim_start().strip_prefix("- "))
+        .map(str::to_string)
+        .collect();
+    let mut images = read_archive(&archive);
+    for image in &mut images {
+        image.warnings = warnings.clone();
+    }
+    Ok(images)
 }
 
 /// The images of an OCI archive, one per platform, sorted by platform.
@@ -167,6 +185,7 @@ fn read_image(manifest: &serde_json::Value, blobs: &BTreeMap<String, Vec<u8>>) -
         .map(|h| h["created"].as_str().unwrap_or("(none)").to_string())
         .collect();
     Image {
+        warnings: Vec::new(),
         platform,
         config: compared,
         times: (config["created"].clone(), history_times),
@@ -258,6 +277,17 @@ fn differences(case: &Path) -> Vec<String> {
         Ok(images) => images,
         Err(log) => return vec![format!("ours failed:\n{log}")],
     };
+    // The warnings a case expects (checked on both, so the comparison below
+    // cannot pass by reading none).
+    if let Ok(expected) = std::fs::read_to_string(case.join("case.warns")) {
+        for image in [builtin.first(), ours.first()].into_iter().flatten() {
+            for line in expected.lines().filter(|l| !l.trim().is_empty()) {
+                if !image.warnings.iter().any(|w| w.contains(line.trim())) {
+                    return vec![format!("no warning containing {line:?} in {:?}", image.warnings)];
+                }
+            }
+        }
+    }
     if ours.len() != builtin.len() {
         return vec![format!("built-in made {} images, ours {}", builtin.len(), ours.len())];
     }
@@ -270,6 +300,9 @@ fn differences(case: &Path) -> Vec<String> {
 
 fn image_differences(builtin: &Image, ours: &Image, wasm: bool, args: &[String]) -> Vec<String> {
     let mut found = Vec::new();
+    if ours.warnings != builtin.warnings {
+        found.push(format!("warnings: built-in {:?} ours {:?}", builtin.warnings, ours.warnings));
+    }
     if !wasm && ours.platform != builtin.platform {
         found.push(format!("platform: built-in {} ours {}", builtin.platform, ours.platform));
     }

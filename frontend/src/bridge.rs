@@ -6,6 +6,7 @@
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Mutex;
 
+use crate::dockerfile::Warning;
 use hyper_util::rt::TokioIo;
 use tonic::transport::{Channel, Endpoint, Uri};
 use wasmpack_proto::gateway::{self, llb_bridge_client::LlbBridgeClient};
@@ -251,6 +252,27 @@ impl Bridge {
             error: None,
         };
         self.client.r#return(request).await.map_err(call("Return"))?;
+        Ok(())
+    }
+
+    /// A build warning the client shows with the build (BuildKit's warning
+    /// channel), attached to the vertex `digest` and to `line` of `source`.
+    pub async fn warn(&mut self, digest: String, warning: &Warning, source: pb::SourceInfo) -> Result<(), BridgeError> {
+        let line = i32::try_from(warning.line).unwrap_or(i32::MAX);
+        let position = pb::Position { line, character: 0 };
+        let request = gateway::WarnRequest {
+            digest,
+            level: 1,
+            short: warning.short.clone().into_bytes(),
+            detail: vec![warning.detail.clone().into_bytes()],
+            url: warning.url.clone(),
+            info: Some(source),
+            ranges: vec![pb::Range {
+                start: Some(position),
+                end: Some(position),
+            }],
+        };
+        self.client.warn(request).await.map_err(call("Warn"))?;
         Ok(())
     }
 

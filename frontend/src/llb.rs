@@ -401,6 +401,13 @@ pub fn definition(state: &State, source: Option<SourceFile<'_>>) -> pb::Definiti
     }
 }
 
+/// The digest of the op a definition's result comes from (what BuildKit
+/// names vertices by), read from its terminal op.
+pub fn root_digest(definition: &pb::Definition) -> Option<String> {
+    let terminal = pb::Op::decode(definition.def.last()?.as_slice()).ok()?;
+    terminal.inputs.first().map(|input| input.digest.clone())
+}
+
 #[derive(Default)]
 struct Encoder {
     /// Digest of each node already encoded, by address.

@@ -131,6 +131,22 @@ pub async fn build(bridge: &mut Bridge, options: &Options) -> Result<(), SolveEr
     let own_ignore = bridge.read_file(&reference, &own_ignore, None).await.ok();
     let text = String::from_utf8(bytes).map_err(|_| SolveError::NotText { file: file_name.clone() })?;
     let dockerfile = Dockerfile::parse(&file_name, &text)?;
+    if !dockerfile.warnings.is_empty() {
+        let dockerfile_definition = llb::definition(&dockerfile_state, None);
+        let source = pb::SourceInfo {
+            filename: file_name.clone(),
+            data: text.as_bytes().to_vec(),
+            definition: Some(dockerfile_definition.clone()),
+            language: "Dockerfile".to_string(),
+        };
+        let digest = llb::root_digest(&dockerfile_definition).unwrap_or_default();
+        for warning in &dockerfile.warnings {
+            // A daemon without the warning channel still builds.
+            if let Err(e) = bridge.warn(digest.clone(), warning, source.clone()).await {
+                eprintln!("warning: {}:{}: {} ({e})", file_name, warning.line, warning.short);
+            }
+        }
+    }
 
     let build_platform = bridge
         .worker_platforms

@@ -15,7 +15,7 @@
 
 use super::expand::{split_words, Lexer, Variables};
 use super::mount::Mount;
-use super::parser::{self, is_separator, split_first_word, Directives, Heredoc, Node};
+use super::parser::{self, is_separator, split_first_word, Directives, Heredoc, Node, Warning};
 use super::{Error, ErrorKind};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -181,6 +181,8 @@ pub struct Dockerfile {
     pub directives: Directives,
     pub global_args: Vec<GlobalArg>,
     pub stages: Vec<Stage>,
+    /// What the parser warns about; the file is usable regardless.
+    pub warnings: Vec<Warning>,
 }
 
 impl Dockerfile {
@@ -222,6 +224,7 @@ impl Dockerfile {
             directives: parsed.directives,
             global_args,
             stages,
+            warnings: parsed.warnings,
         })
     }
 }

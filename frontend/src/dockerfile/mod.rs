@@ -23,7 +23,7 @@ pub use instructions::{
     ArgDecl, Copy, Dockerfile, GlobalArg, Healthcheck, Instruction, LocatedInstruction, Network, Run, Security, ShellOrExec, Stage,
 };
 pub use mount::{Mount, MountType, Sharing};
-pub use parser::{Directives, Heredoc, Node, ParsedFile};
+pub use parser::{Directives, Heredoc, Node, ParsedFile, Warning};
 pub use scope::{AutomaticArgs, GlobalScope, Platform, StageBase, StageExpander};
 
 /// A problem in a Dockerfile, located by file name and 1-based line; shown as

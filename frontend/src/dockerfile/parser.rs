@@ -85,6 +85,18 @@ pub struct Node {
 pub struct ParsedFile {
     pub directives: Directives,
     pub nodes: Vec<Node>,
+    pub warnings: Vec<Warning>,
+}
+
+/// Something the Dockerfile does that works but should not be written so;
+/// the frontend passes it to the client as a build warning.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Warning {
+    /// Where the instruction it concerns ends.
+    pub line: usize,
+    pub short: String,
+    pub detail: String,
+    pub url: String,
 }
 
 /// Parses Dockerfile `text`; `file_name` is only used in errors.
@@ -99,6 +111,7 @@ pub fn parse(file_name: &str, text: &str) -> Result<ParsedFile, Error> {
     let directives = parse_directives(&mut reader).map_err(|(line, kind)| at(line)(kind))?;
     let escape = directives.escape;
     let mut nodes = Vec::new();
+    let mut warnings = Vec::new();
 
     while let Some(first) = reader.next_line() {
         let start_line = reader.line_number();
@@ -111,13 +124,18 @@ pub fn parse(file_name: &str, text: &str) -> Result<ParsedFile, Error> {
             continue;
         }
         let mut logical = text.to_string();
+        let mut empty_continuation_line = false;
         while !ended {
             let Some(next) = reader.next_line() else {
                 break;
             };
             // Unlike the first line, continuation lines keep their indentation.
             let next = trim_newline(next);
-            if is_comment(next) || next.trim_start().is_empty() {
+            if is_comment(next) {
+                continue;
+            }
+            if next.trim_start().is_empty() {
+                empty_continuation_line = true;
                 continue;
             }
             let (text, next_ended) = trim_continuation(next, escape);
@@ -126,6 +144,15 @@ pub fn parse(file_name: &str, text: &str) -> Result<ParsedFile, Error> {
         }
         if logical.trim().is_empty() {
             continue;
+        }
+        // BuildKit's wording: a warning today, an error some day.
+        if empty_continuation_line {
+            warnings.push(Warning {
+                line: reader.line_number(),
+                short: format!("Empty continuation line found in: {logical}"),
+                detail: "Empty continuation lines will become errors in a future release".to_string(),
+                url: "https://github.com/moby/moby/pull/33719".to_string(),
+            });
         }
 
         let mut node = node_from_line(&logical, escape).map_err(at(start_line))?;
@@ -143,7 +170,7 @@ pub fn parse(file_name: &str, text: &str) -> Result<ParsedFile, Error> {
     if nodes.is_empty() {
         return Err(at(reader.line_number().max(1))(ErrorKind::NoInstructions));
     }
-    Ok(ParsedFile { directives, nodes })
+    Ok(ParsedFile { directives, nodes, warnings })
 }
 
 struct LineReader<'a> {
@@ -504,6 +531,15 @@ mod tests {
         let node = only_node("RUN one \\\n# a comment\n\n   \n  # indented comment\n two\n");
         assert_eq!(node.args, "one  two");
         assert_eq!((node.start_line, node.end_line), (1, 6));
+    }
+
+    #[test]
+    fn empty_continuation_lines_are_warned_about() {
+        let parsed = parse_ok("FROM a\nRUN echo a \\\n\n  # note\n  b\nRUN echo \\\n  # only a comment\n  c\n");
+        assert_eq!(parsed.warnings.len(), 1, "{:?}", parsed.warnings);
+        let warning = &parsed.warnings[0];
+        assert_eq!(warning.line, 5);
+        assert_eq!(warning.short, "Empty continuation line found in: RUN echo a   b");
     }
 
     #[test]
