@@ -347,6 +347,24 @@ fn every_case_builds_as_with_the_builtin_frontend() {
         .filter(|c| only.as_deref().is_none_or(|o| o.split(',').any(|n| c.ends_with(n))))
         .collect();
 
+    // An SSH agent for the cases that forward one (`--ssh=default` takes
+    // SSH_AUTH_SOCK); set before any build thread starts.
+    let agent_dir = tempfile::tempdir().unwrap();
+    let socket = agent_dir.path().join("agent.sock");
+    let mut agent = std::process::Command::new("ssh-agent")
+        .arg("-D")
+        .arg("-a")
+        .arg(&socket)
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("ssh-agent (openssh-client, from scripts/install-deps)");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !socket.exists() {
+        assert!(std::time::Instant::now() < deadline, "ssh-agent did not start");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    std::env::set_var("SSH_AUTH_SOCK", &socket);
+
     let next = AtomicUsize::new(0);
     let failures = Mutex::new(Vec::new());
     std::thread::scope(|scope| {
@@ -362,6 +380,7 @@ fn every_case_builds_as_with_the_builtin_frontend() {
             });
         }
     });
+    let _ = agent.kill();
     let failures = failures.into_inner().unwrap();
     assert!(
         failures.is_empty(),
