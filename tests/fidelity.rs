@@ -381,6 +381,7 @@ fn every_case_builds_as_with_the_builtin_frontend() {
         }
     });
     let _ = agent.kill();
+    let _ = agent.wait();
     let failures = failures.into_inner().unwrap();
     assert!(
         failures.is_empty(),
