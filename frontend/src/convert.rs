@@ -829,10 +829,24 @@ impl Converter<'_> {
                 (false, SourceKind::Http | SourceKind::Git(_)) => {
                     return Err(self.error(line, format!("COPY {src}: COPY takes no URLs or git repositories; use ADD")))
                 }
-                (_, SourceKind::Local) => FileAction::Copy {
-                    from: source.clone(),
-                    copy: template(absolute_in("/", src)),
-                },
+                (_, SourceKind::Local) => {
+                    // `--parents`: copy from the pivot (`a/./b` copies b
+                    // with its folders; no pivot: from the root) keeping
+                    // the matched paths' folders.
+                    let (src, include) = match (copy.parents, src.split_once("/./")) {
+                        (false, _) => (src.as_str(), Vec::new()),
+                        (true, Some((pivot, pattern))) => (pivot, vec![absolute_in("/", pattern)[1..].to_string()]),
+                        (true, None) => ("/", vec![absolute_in("/", src)[1..].to_string()]),
+                    };
+                    FileAction::Copy {
+                        from: source.clone(),
+                        copy: pb::FileActionCopy {
+                            include_patterns: include,
+                            exclude_patterns: copy.exclude.clone(),
+                            ..template(absolute_in("/", src))
+                        },
+                    }
+                }
             };
             actions.push(action);
         }

@@ -78,6 +78,12 @@ pub struct Copy {
     /// git source.
     pub checksum: Option<String>,
     pub keep_git_dir: bool,
+    /// `--exclude` patterns (BuildKit's labs channel in syntax 1.7): paths
+    /// under a copied folder that are left out.
+    pub exclude: Vec<String>,
+    /// COPY `--parents` (labs in 1.7): sources keep their folders under the
+    /// destination, from the root or from a `/./` pivot in the source.
+    pub parents: bool,
 }
 
 /// `HEALTHCHECK`: the config Docker keeps, durations in nanoseconds, zero
@@ -474,21 +480,20 @@ fn parse_command(keyword: &'static str, node: &Node) -> Result<ShellOrExec, Erro
     Ok(command)
 }
 
-/// COPY and ADD: the same forms; ADD has no `--from` but takes
-/// `--checksum` and `--keep-git-dir`.
+/// COPY and ADD: the same forms; ADD has no `--from` or `--parents` but
+/// takes `--checksum` and `--keep-git-dir`.
 fn parse_copy(keyword: &'static str, node: &Node, escape: char) -> Result<Copy, ErrorKind> {
-    let common = [("chown", FlagKind::Value), ("chmod", FlagKind::Value), ("link", FlagKind::Bool)];
-    let flags = if keyword == "ADD" {
-        let add = [("checksum", FlagKind::Value), ("keep-git-dir", FlagKind::Bool)];
-        parse_flags(keyword, node, &[&common[..], &add].concat(), &["exclude"])?
-    } else {
-        parse_flags(
-            keyword,
-            node,
-            &[&common[..], &[("from", FlagKind::Value)]].concat(),
-            &["exclude", "parents"],
-        )?
+    let common = [
+        ("chown", FlagKind::Value),
+        ("chmod", FlagKind::Value),
+        ("link", FlagKind::Bool),
+        ("exclude", FlagKind::Repeated),
+    ];
+    let own: &[(&'static str, FlagKind)] = match keyword {
+        "ADD" => &[("checksum", FlagKind::Value), ("keep-git-dir", FlagKind::Bool)],
+        _ => &[("from", FlagKind::Value), ("parents", FlagKind::Bool)],
     };
+    let flags = parse_flags(keyword, node, &[&common[..], own].concat(), &[])?;
     let words = match &node.json_args {
         Some(words) => words.clone(),
         None => whitespace_separated(&node.args),
@@ -535,6 +540,8 @@ fn parse_copy(keyword: &'static str, node: &Node, escape: char) -> Result<Copy, 
         heredocs,
         checksum: non_empty("checksum"),
         keep_git_dir: flags.value("keep-git-dir") == Some("true"),
+        exclude: flags.values("exclude"),
+        parents: flags.value("parents") == Some("true"),
     })
 }
 
@@ -918,6 +925,8 @@ mod tests {
                 heredocs: vec![],
                 checksum: None,
                 keep_git_dir: false,
+                exclude: vec![],
+                parents: false,
             })
         );
         assert_eq!(last[1].line, 15);
@@ -1086,6 +1095,8 @@ mod tests {
                     heredocs: vec![],
                     checksum: None,
                     keep_git_dir: false,
+                    exclude: vec![],
+                    parents: false,
                 }),
                 Instruction::Copy(Copy {
                     sources: vec!["with space".into()],
@@ -1097,6 +1108,8 @@ mod tests {
                     heredocs: vec![],
                     checksum: None,
                     keep_git_dir: false,
+                    exclude: vec![],
+                    parents: false,
                 }),
                 Instruction::Copy(Copy {
                     sources: vec!["/a".into()],
@@ -1108,6 +1121,8 @@ mod tests {
                     heredocs: vec![],
                     checksum: None,
                     keep_git_dir: false,
+                    exclude: vec![],
+                    parents: false,
                 }),
             ]
         );
@@ -1159,8 +1174,12 @@ mod tests {
             "Dockerfile:2: flag \"--chown\" on COPY: missing a value: write --name=value"
         );
         assert_eq!(
-            parse_err("FROM x\nCOPY --parents a b\n"),
-            "Dockerfile:2: flag \"--parents\" on COPY is not supported yet"
+            parse_err("FROM x\nADD --parents a b\n"),
+            "Dockerfile:2: unknown flag \"--parents\" on ADD"
+        );
+        assert_eq!(
+            parse_err("FROM x\nRUN --device=/dev/fuse true\n"),
+            "Dockerfile:2: flag \"--device\" on RUN is not supported yet"
         );
     }
 

@@ -12,7 +12,7 @@
 //!   without a default — the global value of the same name.
 //! - Expanded: ENV and LABEL keys and values, WORKDIR, USER, VOLUME,
 //!   STOPSIGNAL, EXPOSE (into words), COPY and ADD sources, destination,
-//!   `--chown`, `--chmod`, `--checksum`, and their heredoc bodies unless the
+//!   `--chown`, `--chmod`, `--checksum`, `--exclude`, and their heredoc bodies unless the
 //!   marker was quoted (bodies treat quotes literally and always use `\`),
 //!   and RUN `--mount` fields. Not expanded: RUN, CMD, ENTRYPOINT and
 //!   HEALTHCHECK commands (the shell or the program sees the variables),
@@ -303,6 +303,7 @@ impl StageExpander<'_> {
             chown: optional(&copy.chown)?,
             chmod: optional(&copy.chmod)?,
             checksum: optional(&copy.checksum)?,
+            exclude: copy.exclude.iter().map(|p| expand(p)).collect::<Result<_, _>>()?,
             heredocs,
             ..copy.clone()
         })
