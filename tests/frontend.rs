@@ -295,12 +295,17 @@ type Files = Vec<(String, String)>;
 
 /// The files a linux/amd64 build of `dir` exports.
 fn exported_files(dir: &Path) -> Files {
+    exported_files_with(dir, &[])
+}
+
+/// The same, with more `docker buildx build` arguments.
+fn exported_files_with(dir: &Path, extra: &[&str]) -> Files {
     let out_dir = tempfile::tempdir().unwrap();
     let dest = format!("type=local,dest={}", out_dir.path().display());
-    let out = docker(
-        &["buildx", "build", "--progress=plain", "--platform", "linux/amd64", "-o", &dest, "."],
-        dir,
-    );
+    let mut args = vec!["buildx", "build", "--progress=plain", "--platform", "linux/amd64", "-o", &dest];
+    args.extend_from_slice(extra);
+    args.push(".");
+    let out = docker(&args, dir);
     assert!(out.status.success(), "{}", stderr(&out));
     let mut files = Vec::new();
     let mut pending = vec![out_dir.path().to_path_buf()];
@@ -324,12 +329,12 @@ fn exported_files(dir: &Path) -> Files {
 
 /// The exported files of `body` built by our frontend and by the built-in
 /// one, each from a context holding only the Dockerfile.
-fn both_frontends(body: &str) -> (Files, Files) {
+fn both_frontends(body: &str, extra: &[&str]) -> (Files, Files) {
     require_images();
     let ours = context(body, &[]);
     let builtin = tempfile::tempdir().unwrap();
     std::fs::write(builtin.path().join("Dockerfile"), body).unwrap();
-    (exported_files(ours.path()), exported_files(builtin.path()))
+    (exported_files_with(ours.path(), extra), exported_files_with(builtin.path(), extra))
 }
 
 #[test]
@@ -472,9 +477,7 @@ fn add_downloads_and_clones_as_the_builtin_frontend_does() {
          ADD git://127.0.0.1:{git}/repo.git#main /src/\n\
          ADD git://127.0.0.1:{git}/repo.git#main:sub /sub/\n"
     );
-    let (ours, builtin) = both_frontends(&body);
-    let _ = daemon.kill();
-    let _ = daemon.wait();
+    let (ours, builtin) = both_frontends(&body, &[]);
     assert_eq!(ours, builtin);
     let paths: Vec<&str> = ours.iter().map(|(p, _)| p.as_str()).collect();
     assert_eq!(
@@ -488,6 +491,20 @@ fn add_downloads_and_clones_as_the_builtin_frontend_does() {
             "src/sub/inner.txt",
             "sub/inner.txt"
         ]
+    );
+
+    // The same servers behind named contexts.
+    let repo = format!("repo=git://127.0.0.1:{git}/repo.git#main");
+    let page = format!("page=http://127.0.0.1:{http}/files/hello.txt");
+    let body = "FROM scratch\nCOPY --from=repo / /repo/\nCOPY --from=page / /page/\n";
+    let (ours_named, builtin_named) = both_frontends(body, &["--build-context", &repo, "--build-context", &page]);
+    let _ = daemon.kill();
+    let _ = daemon.wait();
+    assert_eq!(ours_named, builtin_named);
+    let paths: Vec<&str> = ours_named.iter().map(|(p, _)| p.as_str()).collect();
+    assert!(
+        paths.contains(&"repo/README") && paths.iter().any(|p| p.starts_with("page/")),
+        "{paths:?}"
     );
 
     // A wrong checksum fails the build, with ours as with the built-in.

@@ -801,31 +801,15 @@ impl Converter<'_> {
             let action = match (add, source_kind(src)) {
                 (true, SourceKind::Http) => {
                     let file = url_file_name(src);
-                    let mut attrs = BTreeMap::from([("http.filename".to_string(), file.clone())]);
-                    if let Some(checksum) = &copy.checksum {
-                        attrs.insert("http.checksum".to_string(), checksum.clone());
-                    }
-                    let download = Some(llb::source(src.clone(), attrs, None, self.meta(step)));
                     FileAction::Copy {
-                        from: download,
+                        from: http_source(src, Some(&file), copy.checksum.as_deref(), self.meta(step)),
                         copy: remote(&format!("/{file}"), &dest),
                     }
                 }
-                (true, SourceKind::Git(git)) => {
-                    let mut attrs = BTreeMap::from([
-                        ("git.fullurl".to_string(), git.remote.clone()),
-                        ("git.authtokensecret".to_string(), "GIT_AUTH_TOKEN".to_string()),
-                        ("git.authheadersecret".to_string(), "GIT_AUTH_HEADER".to_string()),
-                    ]);
-                    if copy.keep_git_dir {
-                        attrs.insert("git.keepgitdir".to_string(), "true".to_string());
-                    }
-                    let clone = Some(llb::source(git.identifier(), attrs, None, self.meta(step)));
-                    FileAction::Copy {
-                        from: clone,
-                        copy: remote("/", &dest),
-                    }
-                }
+                (true, SourceKind::Git(git)) => FileAction::Copy {
+                    from: git_source(&git, copy.keep_git_dir, self.meta(step)),
+                    copy: remote("/", &dest),
+                },
                 (false, SourceKind::Http | SourceKind::Git(_)) => {
                     return Err(self.error(line, format!("COPY {src}: COPY takes no URLs or git repositories; use ADD")))
                 }
@@ -907,6 +891,43 @@ fn named_context<'o>(options: &'o ConvertOptions, name: &str) -> Option<&'o Name
             .unwrap_or(&full);
         contexts.get(short.strip_suffix(":latest").unwrap_or(short))
     })
+}
+
+/// A download: `ADD <url>`, or a named context.
+fn http_source(url: &str, file_name: Option<&str>, checksum: Option<&str>, meta: Meta) -> State {
+    let mut attrs = BTreeMap::new();
+    if let Some(file_name) = file_name {
+        attrs.insert("http.filename".to_string(), file_name.to_string());
+    }
+    if let Some(checksum) = checksum {
+        attrs.insert("http.checksum".to_string(), checksum.to_string());
+    }
+    Some(llb::source(url.to_string(), attrs, None, meta))
+}
+
+/// A checkout: `ADD <git ref>`, or a named context.
+fn git_source(git: &GitSource, keep_git_dir: bool, meta: Meta) -> State {
+    let mut attrs = BTreeMap::from([
+        ("git.fullurl".to_string(), git.remote.clone()),
+        ("git.authtokensecret".to_string(), "GIT_AUTH_TOKEN".to_string()),
+        ("git.authheadersecret".to_string(), "GIT_AUTH_HEADER".to_string()),
+    ]);
+    if keep_git_dir {
+        attrs.insert("git.keepgitdir".to_string(), "true".to_string());
+    }
+    Some(llb::source(git.identifier(), attrs, None, meta))
+}
+
+/// A `--build-context NAME=VALUE` that names a git repository or an http(s)
+/// URL, as the filesystem it stands for; `None` for anything else.
+pub fn remote_context(name: &str, value: &str) -> Option<State> {
+    let meta = Meta::named(format!("[context {name}] {value}"));
+    match source_kind(value) {
+        // BuildKit keeps the .git folder of a repository given as a context.
+        SourceKind::Git(git) => Some(git_source(&git, true, meta)),
+        SourceKind::Http => Some(http_source(value, None, None, meta)),
+        SourceKind::Local => None,
+    }
 }
 
 #[derive(Debug, PartialEq, Eq)]

@@ -190,12 +190,15 @@ pub async fn build(bridge: &mut Bridge, options: &Options) -> Result<(), SolveEr
                 Some(output) => NamedContext::Files(Some(output)),
                 None => return Err(SolveError::NamedContext(key.to_string(), format!("no frontend input named {name:?}"))),
             },
-            _ => {
-                return Err(SolveError::NamedContext(
-                    key.to_string(),
-                    format!("{value:?}: only docker-image://, local folders and frontend inputs are supported yet"),
-                ))
-            }
+            _ => match convert::remote_context(key, value) {
+                Some(state) => NamedContext::Files(state),
+                None => {
+                    return Err(SolveError::NamedContext(
+                        key.to_string(),
+                        format!("{value:?}: expected docker-image://, a folder, a git repository or an http(s) URL"),
+                    ))
+                }
+            },
         };
         named_contexts.insert(key.to_string(), named);
     }
