@@ -1170,6 +1170,63 @@ mod tests {
     }
 
     #[test]
+    fn run_mounts_take_buildkits_defaults() {
+        let text = concat!(
+            "FROM rust:1 AS tools\n",
+            "FROM rust:1\n",
+            "WORKDIR /src\n",
+            "RUN --security=insecure --network=none \\\n",
+            "    --mount=type=secret,id=token \\\n",
+            "    --mount=type=ssh \\\n",
+            "    --mount=type=cache,target=target,sharing=locked,uid=1000 \\\n",
+            "    --mount=type=tmpfs,target=/tmp,size=1m \\\n",
+            "    --mount=from=tools,source=/usr/bin,target=/tools \\\n",
+            "    make\n",
+        );
+        let stage = convert_text(
+            text,
+            &ConvertOptions {
+                cache_namespace: "ns".to_string(),
+                ..options()
+            },
+        )
+        .unwrap();
+        let (exec, _) = execs(&stage.state).pop().unwrap();
+        assert_eq!(exec.security, pb::SecurityMode::Insecure as i32);
+        assert_eq!(exec.network, pb::NetMode::None as i32);
+        let meta = exec.meta.unwrap();
+        assert!(meta.remove_mount_stubs_recursive);
+        assert!(
+            meta.env.contains(&"SSH_AUTH_SOCK=/run/buildkit/ssh_agent.0".to_string()),
+            "{:?}",
+            meta.env
+        );
+        // Root first, then folders by destination, then secrets and sockets.
+        let dests: Vec<&str> = exec.mounts.iter().map(|m| m.dest.as_str()).collect();
+        assert_eq!(
+            dests,
+            ["/", "/src/target", "/tmp", "/tools", "/run/secrets/token", "/run/buildkit/ssh_agent.0"]
+        );
+        let cache = &exec.mounts[1];
+        // The id namespaced and defaulting to the target as written; an
+        // owner asked for makes a prepared folder the mount's source.
+        assert_eq!(
+            cache.cache_opt,
+            Some(pb::CacheOpt {
+                id: "ns/target".to_string(),
+                sharing: pb::CacheSharingOpt::Locked as i32,
+            })
+        );
+        assert_eq!((cache.selector.as_str(), cache.output, cache.readonly), ("/cache", -1, false));
+        assert_eq!(exec.mounts[2].tmpfs_opt, Some(pb::TmpfsOpt { size: 1 << 20 }));
+        assert_eq!((exec.mounts[3].selector.as_str(), exec.mounts[3].readonly), ("/usr/bin", true));
+        let secret = exec.mounts[4].secret_opt.clone().unwrap();
+        assert_eq!((secret.id.as_str(), secret.mode, secret.optional), ("token", 0o400, true));
+        let ssh = exec.mounts[5].ssh_opt.clone().unwrap();
+        assert_eq!((ssh.id.as_str(), ssh.mode), ("default", 0o600));
+    }
+
+    #[test]
     fn heredoc_runs_follow_buildkit() {
         let text = "FROM rust:1\nRUN <<EOT bash\n  set -e\n  echo hi\nEOT\nRUN <<EOT\n#!/bin/sh\necho script\nEOT\nRUN <<EOT\necho plain\nEOT\n";
         let stage = convert_text(

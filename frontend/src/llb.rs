@@ -181,9 +181,14 @@ pub fn exec(root: &State, exec: Exec, platform: Option<pb::Platform>, meta: Meta
         ..Default::default()
     }];
     // Filesystem mounts by destination, so a folder is mounted before what
-    // is mounted inside it; then secrets and sockets, as BuildKit orders them.
+    // is mounted inside it; then secrets, then SSH sockets, each in the order
+    // given, as BuildKit orders them (the sort is stable).
     let mut extra = exec.mounts;
-    extra.sort_by_key(|m| (matches!(m.kind, MountKind::Secret(_) | MountKind::Ssh(_)), m.dest.clone()));
+    extra.sort_by_key(|m| match m.kind {
+        MountKind::Secret(_) => (1, String::new()),
+        MountKind::Ssh(_) => (2, String::new()),
+        _ => (0, m.dest.clone()),
+    });
     let mut next_output = 1;
     for m in &extra {
         let output = if m.output {
