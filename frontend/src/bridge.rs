@@ -211,19 +211,8 @@ impl Bridge {
         definition: pb::Definition,
         metadata: BTreeMap<String, Vec<u8>>,
     ) -> Result<(), BridgeError> {
-        let result = gateway::Result {
-            result: Some(gateway::result::Result::Ref(gateway::Ref {
-                id: reference,
-                def: Some(definition),
-            })),
-            metadata,
-        };
-        let request = gateway::ReturnRequest {
-            result: Some(result),
-            error: None,
-        };
-        self.client.r#return(request).await.map_err(call("Return"))?;
-        Ok(())
+        let result = gateway::result::Result::Ref(solved(reference, definition));
+        self.return_ok(result, metadata).await
     }
 
     /// Ends a build of several platforms: one result per platform id, and
@@ -235,20 +224,18 @@ impl Bridge {
     ) -> Result<(), BridgeError> {
         let refs = refs
             .into_iter()
-            .map(|(id, reference, definition)| {
-                let reference = gateway::Ref {
-                    id: reference,
-                    def: Some(definition),
-                };
-                (id, reference)
-            })
+            .map(|(id, reference, definition)| (id, solved(reference, definition)))
             .collect();
-        let result = gateway::Result {
-            result: Some(gateway::result::Result::Refs(gateway::RefMap { refs })),
-            metadata,
-        };
+        let result = gateway::result::Result::Refs(gateway::RefMap { refs });
+        self.return_ok(result, metadata).await
+    }
+
+    async fn return_ok(&mut self, result: gateway::result::Result, metadata: BTreeMap<String, Vec<u8>>) -> Result<(), BridgeError> {
         let request = gateway::ReturnRequest {
-            result: Some(result),
+            result: Some(gateway::Result {
+                result: Some(result),
+                metadata,
+            }),
             error: None,
         };
         self.client.r#return(request).await.map_err(call("Return"))?;
@@ -289,6 +276,15 @@ impl Bridge {
         };
         self.client.r#return(request).await.map_err(call("Return"))?;
         Ok(())
+    }
+}
+
+/// A solved result as the gateway returns it: its reference and the
+/// definition it came from.
+fn solved(reference: String, definition: pb::Definition) -> gateway::Ref {
+    gateway::Ref {
+        id: reference,
+        def: Some(definition),
     }
 }
 

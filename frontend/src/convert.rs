@@ -342,13 +342,9 @@ impl Converter<'_> {
         } else {
             format!("docker-image://{name}@{digest}")
         };
-        let mut attrs = BTreeMap::new();
-        if self.options.image_resolve_mode != "default" {
-            attrs.insert("image.resolvemode".to_string(), self.options.image_resolve_mode.clone());
-        }
-        let state = Some(llb::source(
+        let state = Some(llb::image(
             identifier,
-            attrs,
+            &self.options.image_resolve_mode,
             Some(pb_platform),
             Meta::at(progress, stage.line, stage.line),
         ));
@@ -737,13 +733,9 @@ impl Converter<'_> {
         };
         let (name, _) = wasmpack_packager::layout::normalize_name(from)
             .map_err(|e| self.error(line, format!("{what}={from}: not a stage before this one nor an image: {e}")))?;
-        let mut attrs = BTreeMap::new();
-        if self.options.image_resolve_mode != "default" {
-            attrs.insert("image.resolvemode".to_string(), self.options.image_resolve_mode.clone());
-        }
-        Ok(Some(llb::source(
+        Ok(Some(llb::image(
             format!("docker-image://{name}"),
-            attrs,
+            &self.options.image_resolve_mode,
             Some(to_pb(&stage.platform)),
             Meta::named(format!("[internal] load {name}")),
         )))

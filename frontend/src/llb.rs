@@ -96,6 +96,16 @@ pub fn source(identifier: String, attrs: BTreeMap<String, String>, platform: Opt
     add_vertex(op, Vec::new(), meta)
 }
 
+/// An image source; `resolve_mode` is the build's `image-resolve-mode`
+/// (default, pull or local), recorded only when not the default.
+pub fn image(identifier: String, resolve_mode: &str, platform: Option<pb::Platform>, meta: Meta) -> Output {
+    let mut attrs = BTreeMap::new();
+    if resolve_mode != "default" {
+        attrs.insert("image.resolvemode".to_string(), resolve_mode.to_string());
+    }
+    source(identifier, attrs, platform, meta)
+}
+
 /// The result of a definition received from the daemon (frontend inputs).
 pub fn import(def: pb::Definition) -> Option<Output> {
     let terminal = pb::Op::decode(def.def.last()?.as_slice()).ok()?;

@@ -112,13 +112,9 @@ pub fn squash(state: &State, platform: &Platform) -> State {
 
 /// The frontend's own image, as the root filesystem of its build steps.
 fn frontend_tool(frontend_image: &str, build_platform: &Platform, resolve_mode: &str) -> State {
-    let mut attrs = std::collections::BTreeMap::new();
-    if resolve_mode != "default" {
-        attrs.insert("image.resolvemode".to_string(), resolve_mode.to_string());
-    }
-    Some(llb::source(
+    Some(llb::image(
         format!("docker-image://{frontend_image}"),
-        attrs,
+        resolve_mode,
         Some(to_pb(build_platform)),
         Meta::named(format!("[internal] load {frontend_image}")),
     ))
