@@ -448,12 +448,7 @@ fn serve_git(root: &Path) -> (std::process::Child, u16) {
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    // Up once it accepts connections.
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(std::time::Instant::now() < deadline, "git daemon did not start");
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
+    support::wait_for_port(port, "git daemon", std::time::Duration::from_secs(10));
     (child, port)
 }
 

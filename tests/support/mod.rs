@@ -186,17 +186,22 @@ impl Registry {
             .spawn()
             .unwrap_or_else(|e| panic!("docker-registry is needed ({e}); scripts/install-deps installs it"));
         self.child = Some(child);
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
-            assert!(Instant::now() < deadline, "docker-registry did not listen on port {}", self.port);
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        wait_for_port(self.port, "docker-registry", Duration::from_secs(20));
     }
 }
 
 impl Drop for Registry {
     fn drop(&mut self) {
         self.kill();
+    }
+}
+
+/// Waits until something accepts connections on 127.0.0.1:`port`.
+pub fn wait_for_port(port: u16, what: &str, within: Duration) {
+    let deadline = Instant::now() + within;
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "{what} did not listen on port {port}");
+        std::thread::sleep(Duration::from_millis(50));
     }
 }
 
