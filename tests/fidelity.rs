@@ -333,11 +333,6 @@ fn image_differences(builtin: &Image, ours: &Image, wasm: bool, args: &[String])
 #[test]
 fn every_case_builds_as_with_the_builtin_frontend() {
     require_images();
-    let out = docker(&["image", "inspect", "--format", "{{.Id}}", "wasmpack/busybox:local"], &repo());
-    assert!(
-        out.status.success(),
-        "wasmpack/busybox:local is missing: run scripts/busybox-image (scripts/test does)"
-    );
     let cases = cases();
     assert!(cases.len() >= 60, "the corpus should hold at least 60 Dockerfiles, has {}", cases.len());
     // Only some cases, by folder name, when asked (while writing one).

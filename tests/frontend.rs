@@ -8,7 +8,9 @@ mod support;
 use std::path::Path;
 
 use sha2::Digest;
-use support::engine::{buildx, context, docker, export_rootfs, image_exists, inspect, remove, repo, require_images, stderr, unique_tag, RUST_IMAGE};
+use support::engine::{
+    buildx, context, docker, export_rootfs, image_exists, inspect, remove, repo, require_images, stderr, unique_tag, BUSYBOX_IMAGE, RUST_IMAGE,
+};
 
 #[test]
 fn rust_hello_builds_into_one_validated_wasm_layer() {
@@ -547,4 +549,41 @@ fn copy_parents_and_exclude_select_what_they_say() {
             "pivot/b/c/skip.log",
         ]
     );
+}
+
+/// RUN --security=insecure runs its step with every capability once the
+/// build grants security.insecure (the test engine may: scripts/docker-engine),
+/// and BuildKit refuses the build without the grant. The built-in frontend of
+/// this engine has the flag only in its labs channel, so nothing to compare.
+#[test]
+fn run_security_insecure_gets_every_capability_when_granted() {
+    let body = format!(
+        "FROM {BUSYBOX_IMAGE}\n\
+         RUN --security=insecure grep CapEff /proc/self/status > /insecure\n\
+         RUN --security=sandbox grep CapEff /proc/self/status > /sandbox\n"
+    );
+    require_images();
+    let dir = context(&body, &[]);
+    let out_dir = tempfile::tempdir().unwrap();
+    let dest = format!("type=local,dest={}", out_dir.path().display());
+    let build = |extra: &[&str]| {
+        let mut args = vec!["buildx", "build", "--progress=plain", "--platform", "linux/amd64", "-o", &dest];
+        args.extend_from_slice(extra);
+        args.push(".");
+        docker(&args, dir.path())
+    };
+    let out = build(&["--allow", "security.insecure"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let effective = |name: &str| {
+        let line = std::fs::read_to_string(out_dir.path().join(name)).unwrap();
+        let hex = line.trim().strip_prefix("CapEff:").unwrap_or_else(|| panic!("{name}: {line:?}"));
+        u64::from_str_radix(hex.trim(), 16).unwrap()
+    };
+    const CAP_SYS_ADMIN: u64 = 1 << 21;
+    assert_ne!(effective("insecure") & CAP_SYS_ADMIN, 0, "the insecure step lacks CAP_SYS_ADMIN");
+    assert_eq!(effective("sandbox") & CAP_SYS_ADMIN, 0, "the sandboxed step has CAP_SYS_ADMIN");
+
+    let refused = build(&[]);
+    assert!(!refused.status.success(), "built without the grant");
+    assert!(stderr(&refused).contains("security.insecure is not allowed"), "{}", stderr(&refused));
 }

@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 pub const FRONTEND_IMAGE: &str = "wasmpack/frontend:dev";
 pub const RUST_IMAGE: &str = "wasmpack/rust-builder:local";
+pub const BUSYBOX_IMAGE: &str = "wasmpack/busybox:local";
 
 pub fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("repository root").to_path_buf()
@@ -28,7 +29,11 @@ pub fn docker(args: &[&str], dir: &Path) -> Output {
 }
 
 pub fn require_images() {
-    for (image, script) in [(FRONTEND_IMAGE, "scripts/frontend-image"), (RUST_IMAGE, "scripts/rust-builder-image")] {
+    for (image, script) in [
+        (FRONTEND_IMAGE, "scripts/frontend-image"),
+        (RUST_IMAGE, "scripts/rust-builder-image"),
+        (BUSYBOX_IMAGE, "scripts/busybox-image"),
+    ] {
         let out = docker(&["image", "inspect", "--format", "{{.Id}}", image], &repo());
         assert!(out.status.success(), "{image} is missing: run {script} (scripts/test does)");
     }
