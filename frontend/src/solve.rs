@@ -71,10 +71,18 @@ fn flag(options: &Options, (opt, build_arg): (&str, &'static str)) -> Result<boo
     }
 }
 
+/// What a local source is read for; it names the step as BuildKit's
+/// frontend does.
+#[derive(Clone, Copy)]
+enum Reading {
+    Files,
+    IgnoreFile,
+}
+
 /// A local source from the client's session (`docker buildx build`'s
 /// context or Dockerfile folder), for daemons that pass no inputs: only
 /// the `follow` paths when some are given, without what `excludes` matches.
-fn local_source(name: &str, session_id: &str, follow: &[&str], excludes: &[String]) -> State {
+fn local_source(name: &str, session_id: &str, reading: Reading, follow: &[&str], excludes: &[String]) -> State {
     let mut attrs = BTreeMap::new();
     attrs.insert("local.session".to_string(), session_id.to_string());
     attrs.insert("local.sharedkeyhint".to_string(), name.to_string());
@@ -84,10 +92,12 @@ fn local_source(name: &str, session_id: &str, follow: &[&str], excludes: &[Strin
     if !excludes.is_empty() {
         attrs.insert("local.excludepatterns".to_string(), serde_json::json!(excludes).to_string());
     }
-    let progress = match name {
-        "dockerfile" => "[internal] load build definition".to_string(),
-        "context" => "[internal] load build context".to_string(),
-        name => format!("[context {name}] load from client"),
+    let progress = match (name, reading) {
+        ("dockerfile", _) => "[internal] load build definition".to_string(),
+        ("context", Reading::Files) => "[internal] load build context".to_string(),
+        ("context", Reading::IgnoreFile) => "[internal] load .dockerignore".to_string(),
+        (name, Reading::Files) => format!("[context {name}] load from client"),
+        (name, Reading::IgnoreFile) => format!("[context {name}] load .dockerignore"),
     };
     Some(llb::source(format!("local://{name}"), attrs, None, Meta::named(progress)))
 }
@@ -99,7 +109,7 @@ async fn filtered_local(bridge: &mut Bridge, options: &Options, name: &str, own_
     let ignore = match own_ignore {
         Some(bytes) => Some(bytes),
         None => {
-            let ignore_only = local_source(name, &options.session_id, &[".dockerignore"], &[]);
+            let ignore_only = local_source(name, &options.session_id, Reading::IgnoreFile, &[".dockerignore"], &[]);
             let reference = bridge.solve(llb::definition(&ignore_only, None)).await?;
             bridge.read_file(&reference, ".dockerignore", None).await.ok()
         }
@@ -107,7 +117,7 @@ async fn filtered_local(bridge: &mut Bridge, options: &Options, name: &str, own_
     let excludes = ignore
         .map(|bytes| dockerfile::ignore::parse(&String::from_utf8_lossy(&bytes)))
         .unwrap_or_default();
-    Ok(local_source(name, &options.session_id, &[], &excludes))
+    Ok(local_source(name, &options.session_id, Reading::Files, &[], &excludes))
 }
 
 pub async fn build(bridge: &mut Bridge, options: &Options) -> Result<(), SolveError> {
@@ -123,7 +133,7 @@ pub async fn build(bridge: &mut Bridge, options: &Options) -> Result<(), SolveEr
     let own_ignore = format!("{file_name}.dockerignore");
     let dockerfile_state = match inputs.remove("dockerfile").and_then(llb::import) {
         Some(output) => Some(output),
-        None => local_source("dockerfile", &options.session_id, &[&file_name, &own_ignore], &[]),
+        None => local_source("dockerfile", &options.session_id, Reading::Files, &[&file_name, &own_ignore], &[]),
     };
     let reference = bridge.solve(llb::definition(&dockerfile_state, None)).await?;
     let bytes = bridge.read_file(&reference, &file_name, None).await?;
@@ -427,4 +437,29 @@ fn aot_targets(options: &Options) -> Result<Vec<String>, SolveError> {
 fn epoch(options: &Options) -> i64 {
     let build_args = options.build_args();
     build_args.get("SOURCE_DATE_EPOCH").and_then(|v| v.parse().ok()).unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn local_sources_are_named_as_buildkits_frontend_names_them() {
+        let cases = [
+            ("dockerfile", Reading::Files, "[internal] load build definition"),
+            ("context", Reading::Files, "[internal] load build context"),
+            ("context", Reading::IgnoreFile, "[internal] load .dockerignore"),
+            ("shared", Reading::Files, "[context shared] load from client"),
+            ("shared", Reading::IgnoreFile, "[context shared] load .dockerignore"),
+        ];
+        for (name, reading, expected) in cases {
+            let definition = llb::definition(&local_source(name, "session", reading, &[], &[]), None);
+            let names: Vec<&String> = definition
+                .metadata
+                .values()
+                .filter_map(|meta| meta.description.get("llb.customname"))
+                .collect();
+            assert_eq!(names, [expected], "{name}");
+        }
+    }
 }

@@ -313,11 +313,12 @@ fn parse_from(node: &Node) -> Result<Stage, ErrorKind> {
     let (from, name) = match args.as_slice() {
         [from] => (from, None),
         [from, as_word, name] if as_word.eq_ignore_ascii_case("as") => {
-            let name = name.to_lowercase();
-            if !is_valid_stage_name(&name) {
-                return Err(ErrorKind::InvalidStageName { name });
+            let lower = name.to_lowercase();
+            if !is_valid_stage_name(&lower) {
+                // As written: the user looks for their own spelling.
+                return Err(ErrorKind::InvalidStageName { name: name.clone() });
             }
-            (from, Some(name))
+            (from, Some(lower))
         }
         _ => {
             return Err(invalid_arguments(
@@ -1328,6 +1329,7 @@ mod tests {
             "Dockerfile:1: invalid stage name \"1st\": it must start with a letter and contain \
              only letters, digits, '-', '_' and '.'"
         );
+        assert!(parse_err("FROM a AS Bad/Name\n").contains("\"Bad/Name\""), "shown as written");
         assert_eq!(
             parse_err("FROM --plaform=linux/amd64 a\n"),
             "Dockerfile:1: unknown flag \"--plaform\" on FROM: did you mean --platform?"
