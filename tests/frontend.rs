@@ -9,7 +9,8 @@ use std::path::Path;
 
 use sha2::Digest;
 use support::engine::{
-    buildx, context, docker, export_rootfs, image_exists, inspect, remove, repo, require_images, stderr, unique_tag, BUSYBOX_IMAGE, RUST_IMAGE,
+    buildx, buildx_linux, context, docker, export_rootfs, image_exists, inspect, remove, repo, require_images, stderr, unique_tag, BUSYBOX_IMAGE,
+    RUST_IMAGE,
 };
 
 #[test]
@@ -259,21 +260,7 @@ fn linux_targets_build_like_the_builtin_frontend() {
     std::fs::write(builtin.path().join("Dockerfile"), &body).unwrap();
     let (ours_tag, builtin_tag) = (unique_tag("linux-ours"), unique_tag("linux-builtin"));
     for (dir, tag) in [(ours.path(), &ours_tag), (builtin.path(), &builtin_tag)] {
-        require_images();
-        let out = docker(
-            &[
-                "buildx",
-                "build",
-                "--progress=plain",
-                "--platform",
-                "linux/amd64",
-                "-t",
-                tag,
-                "--load",
-                ".",
-            ],
-            dir,
-        );
+        let out = buildx_linux(dir, &["-t", tag, "--load"]);
         assert!(out.status.success(), "{}", stderr(&out));
     }
     for format in [
@@ -304,10 +291,7 @@ fn exported_files(dir: &Path) -> Files {
 fn exported_files_with(dir: &Path, extra: &[&str]) -> Files {
     let out_dir = tempfile::tempdir().unwrap();
     let dest = format!("type=local,dest={}", out_dir.path().display());
-    let mut args = vec!["buildx", "build", "--progress=plain", "--platform", "linux/amd64", "-o", &dest];
-    args.extend_from_slice(extra);
-    args.push(".");
-    let out = docker(&args, dir);
+    let out = buildx_linux(dir, &[&["-o", &dest], extra].concat());
     assert!(out.status.success(), "{}", stderr(&out));
     let mut files = Vec::new();
     let mut pending = vec![out_dir.path().to_path_buf()];
@@ -510,7 +494,7 @@ fn add_downloads_and_clones_as_the_builtin_frontend_does() {
         "0".repeat(64)
     );
     let dir = context(&wrong, &[]);
-    let out = docker(&["buildx", "build", "--progress=plain", "--platform", "linux/amd64", "."], dir.path());
+    let out = buildx_linux(dir.path(), &[]);
     assert!(!out.status.success() && stderr(&out).contains("digest mismatch"), "{}", stderr(&out));
 }
 
@@ -566,13 +550,7 @@ fn run_security_insecure_gets_every_capability_when_granted() {
     let dir = context(&body, &[]);
     let out_dir = tempfile::tempdir().unwrap();
     let dest = format!("type=local,dest={}", out_dir.path().display());
-    let build = |extra: &[&str]| {
-        let mut args = vec!["buildx", "build", "--progress=plain", "--platform", "linux/amd64", "-o", &dest];
-        args.extend_from_slice(extra);
-        args.push(".");
-        docker(&args, dir.path())
-    };
-    let out = build(&["--allow", "security.insecure"]);
+    let out = buildx_linux(dir.path(), &["-o", &dest, "--allow", "security.insecure"]);
     assert!(out.status.success(), "{}", stderr(&out));
     let effective = |name: &str| {
         let line = std::fs::read_to_string(out_dir.path().join(name)).unwrap();
@@ -583,7 +561,7 @@ fn run_security_insecure_gets_every_capability_when_granted() {
     assert_ne!(effective("insecure") & CAP_SYS_ADMIN, 0, "the insecure step lacks CAP_SYS_ADMIN");
     assert_eq!(effective("sandbox") & CAP_SYS_ADMIN, 0, "the sandboxed step has CAP_SYS_ADMIN");
 
-    let refused = build(&[]);
+    let refused = buildx_linux(dir.path(), &["-o", &dest]);
     assert!(!refused.status.success(), "built without the grant");
     assert!(stderr(&refused).contains("security.insecure is not allowed"), "{}", stderr(&refused));
 }

@@ -48,17 +48,18 @@ pub fn unique_tag(what: &str) -> String {
 /// `docker buildx build --platform wasi/wasm` of `dir` with plain progress
 /// (the vertex log goes to stderr).
 pub fn buildx(dir: &Path, extra: &[&str]) -> Output {
-    require_images();
     let rust_image = format!("RUST_IMAGE={RUST_IMAGE}");
-    let mut args = vec![
-        "buildx",
-        "build",
-        "--progress=plain",
-        "--platform",
-        "wasi/wasm",
-        "--build-arg",
-        &rust_image,
-    ];
+    build_for("wasi/wasm", dir, &[&["--build-arg", &rust_image], extra].concat())
+}
+
+/// The same for linux/amd64, the platform of ordinary images.
+pub fn buildx_linux(dir: &Path, extra: &[&str]) -> Output {
+    build_for("linux/amd64", dir, extra)
+}
+
+fn build_for(platform: &str, dir: &Path, extra: &[&str]) -> Output {
+    require_images();
+    let mut args = vec!["buildx", "build", "--progress=plain", "--platform", platform];
     args.extend_from_slice(extra);
     args.push(".");
     docker(&args, dir)
