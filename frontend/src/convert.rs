@@ -688,7 +688,7 @@ impl Converter<'_> {
                     "{}/{}",
                     self.options.cache_namespace,
                     if mount.id.is_empty() {
-                        clean_path(&mount.target)
+                        crate::path::clean(&mount.target)
                     } else {
                         mount.id.clone()
                     }
@@ -999,18 +999,6 @@ fn base_name(path: &str) -> &str {
     path.trim_end_matches('/').rsplit('/').next().unwrap_or(path)
 }
 
-/// `path` cleaned as Go's path.Clean does (relative paths stay relative).
-fn clean_path(path: &str) -> String {
-    if path.starts_with('/') {
-        return absolute_in("/", path);
-    }
-    let cleaned = absolute_in("/", path);
-    match cleaned.trim_start_matches('/') {
-        "" => ".".to_string(),
-        rest => rest.to_string(),
-    }
-}
-
 /// A `RUN` command that is nothing but a heredoc marker (`<<EOT`, `<<-"EOT"`).
 fn is_heredoc_marker(text: &str) -> bool {
     let Some(rest) = text.trim().strip_prefix("<<") else {
@@ -1023,22 +1011,10 @@ fn is_heredoc_marker(text: &str) -> bool {
 
 /// `path` made absolute against `dir` and cleaned of `.` and `..`.
 fn absolute_in(dir: &str, path: &str) -> String {
-    let joined = if path.starts_with('/') {
-        path.to_string()
-    } else {
-        format!("{dir}/{path}")
-    };
-    let mut parts: Vec<&str> = Vec::new();
-    for part in joined.split('/') {
-        match part {
-            "" | "." => {}
-            ".." => {
-                parts.pop();
-            }
-            part => parts.push(part),
-        }
+    match path.starts_with('/') {
+        true => crate::path::clean(path),
+        false => crate::path::clean(&format!("/{dir}/{path}")),
     }
-    format!("/{}", parts.join("/"))
 }
 
 /// `--chown=user[:group]`: numbers by id, names looked up in the

@@ -8,12 +8,14 @@
 //! - [`wasm_stage`]: the wasm target's final-stage rules (scratch, one
 //!   layer, a valid entrypoint module).
 //! - [`solve`]: one build, start to end.
+//! - [`path`]: slash paths cleaned as Go cleans them.
 
 pub mod bridge;
 pub mod convert;
 pub mod dockerfile;
 pub mod image;
 pub mod llb;
+pub mod path;
 pub mod solve;
 pub mod wasm_stage;
 

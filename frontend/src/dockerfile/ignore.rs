@@ -24,39 +24,13 @@ pub fn parse(text: &str) -> Vec<String> {
         if pattern.is_empty() {
             continue;
         }
-        let mut cleaned = clean(pattern);
+        let mut cleaned = crate::path::clean(pattern);
         if cleaned.len() > 1 && cleaned.starts_with('/') {
             cleaned.remove(0);
         }
         patterns.push(if invert { format!("!{cleaned}") } else { cleaned });
     }
     patterns
-}
-
-/// Lexical clean of a slash path, as Go's `path.Clean`: no empty or `.`
-/// components, `..` folded where it can be, `.` for nothing.
-fn clean(path: &str) -> String {
-    let rooted = path.starts_with('/');
-    let mut parts: Vec<&str> = Vec::new();
-    for part in path.split('/') {
-        match part {
-            "" | "." => {}
-            ".." => match parts.last() {
-                Some(&last) if last != ".." => {
-                    parts.pop();
-                }
-                _ if rooted => {}
-                _ => parts.push(".."),
-            },
-            other => parts.push(other),
-        }
-    }
-    let joined = parts.join("/");
-    match (rooted, joined.is_empty()) {
-        (true, _) => format!("/{joined}"),
-        (false, true) => ".".to_string(),
-        (false, false) => joined,
-    }
 }
 
 #[cfg(test)]
