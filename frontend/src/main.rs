@@ -74,7 +74,7 @@ fn strip(args: &[String]) -> ExitCode {
     };
     let result = std::fs::read(file)
         .map_err(|e| e.to_string())
-        .and_then(|bytes| wasmpack_packager::wasm::strip_custom_sections(&bytes).map_err(|e| e.to_string()))
+        .and_then(|bytes| wasmpack_wasm::strip_custom_sections(&bytes).map_err(|e| e.to_string()))
         .and_then(|(stripped, report)| {
             std::fs::write(file, stripped).map_err(|e| e.to_string())?;
             Ok(report)
@@ -101,7 +101,7 @@ fn precompile(args: &[String]) -> ExitCode {
     let out = std::path::Path::new(out);
     let result = std::fs::read(module).map_err(|e| e.to_string()).and_then(|wasm| {
         let artifact = wasmpack_aot::precompile(&wasm, target).map_err(|e| e.to_string())?;
-        let facts = artifact.facts(&wasmpack_packager::digest::sha256_digest(&wasm));
+        let facts = artifact.facts(&wasmpack_oci::digest::sha256_digest(&wasm));
         let write = |name: &str, bytes: &[u8]| std::fs::write(out.join(name.trim_start_matches('/')), bytes).map_err(|e| e.to_string());
         write(wasm_stage::PRECOMPILED_ARTIFACT, &artifact.bytes)?;
         write(wasm_stage::PRECOMPILED_FACTS, &facts)?;

@@ -411,7 +411,7 @@ fn own_image(options: &Options, build_arg: &'static str) -> Result<String, Solve
         .get("source")
         .filter(|s| !s.is_empty())
         .ok_or(SolveError::NeedsSource(build_arg))?;
-    let (name, _) = wasmpack_packager::layout::normalize_name(written).map_err(|_| SolveError::NeedsSource(build_arg))?;
+    let (name, _) = wasmpack_oci::name::normalize_name(written).map_err(|_| SolveError::NeedsSource(build_arg))?;
     Ok(name)
 }
 

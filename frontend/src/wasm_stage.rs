@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use wasmpack_packager::wasm::{self, WasmFacts};
+use wasmpack_wasm::{self as wasm, WasmFacts};
 use wasmpack_proto::pb;
 
 use crate::convert::{to_pb, ConvertedStage};

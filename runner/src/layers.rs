@@ -13,8 +13,8 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use wasmpack_packager::digest::{sha256_hex, Blob, HashingWriter};
-use wasmpack_packager::unpack::unpack_layers;
+use wasmpack_oci::digest::{sha256_hex, Blob, HashingWriter};
+use wasmpack_oci::unpack::unpack_layers;
 
 use crate::cache::create_private_dir;
 use crate::RunError;
@@ -160,8 +160,8 @@ fn digest_of_file(path: &Path) -> Result<String, RunError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use wasmpack_packager::digest::sha256_digest;
-    use wasmpack_packager::layer::{Compression, EntryKind, LayerContents};
+    use wasmpack_oci::digest::sha256_digest;
+    use wasmpack_oci::layer::{Compression, EntryKind, LayerContents};
 
     fn layer(files: &[(&str, &[u8])]) -> Blob {
         let mut contents = LayerContents::new();

@@ -31,11 +31,11 @@ pub enum RunError {
     #[error("{path}: {source}")]
     Io { path: PathBuf, source: std::io::Error },
     #[error(transparent)]
-    Layout(#[from] wasmpack_packager::layout::LayoutError),
+    Layout(#[from] wasmpack_oci::layout::LayoutError),
     #[error(transparent)]
-    Registry(#[from] wasmpack_packager::registry::RegistryError),
+    Registry(#[from] wasmpack_registry::RegistryError),
     #[error(transparent)]
-    Unpack(#[from] wasmpack_packager::unpack::UnpackError),
+    Unpack(#[from] wasmpack_oci::unpack::UnpackError),
     #[error(transparent)]
     Aot(#[from] wasmpack_aot::AotError),
     #[error("invalid reference {reference:?}: {reason}")]

@@ -8,7 +8,7 @@
 use std::path::{Path, PathBuf};
 
 use wasmpack_aot::{ANNOTATION_ARTIFACT_DIGEST, ANNOTATION_TARGET};
-use wasmpack_packager::digest::sha256_digest;
+use wasmpack_oci::digest::sha256_digest;
 use wasmpack_runner::select::AotCandidate;
 use wasmpack_runner::workload::resolve_inside;
 use wasmpack_runner::{AotLayer, LocalCache, ModuleBytes, PathTaken, Runner, TrustPolicy};

@@ -7,7 +7,7 @@ use anyhow::Context;
 use containerd_shim_wasm::sandbox::context::RuntimeContext;
 use containerd_shim_wasm::sandbox::Sandbox;
 use containerd_shim_wasm::shim::{version, Shim, Version};
-use wasmpack_packager::digest::sha256_digest;
+use wasmpack_oci::digest::sha256_digest;
 use wasmpack_runner::{ModuleBytes, Prepared, RunError, RunOptions, Runner, TrustPolicy};
 
 use crate::handover::{code_is_mounted, guest_env, Handover, CODE_MOUNT};

@@ -6,12 +6,12 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use clap::Args;
-use wasmpack_packager::digest::sha256_digest;
-use wasmpack_packager::image::{build_image, AotArtifact, Image, ImageFormat, ImageSpec, WasiOs};
-use wasmpack_packager::layer::{Compression, LayerContents};
-use wasmpack_packager::layout::{save_image, write_archive};
-use wasmpack_packager::registry::push_image;
-use wasmpack_packager::wasm::{strip_custom_sections, validate};
+use wasmpack_oci::digest::sha256_digest;
+use wasmpack_oci::image::{build_image, AotArtifact, Image, ImageFormat, ImageSpec, WasiOs};
+use wasmpack_oci::layer::{Compression, LayerContents};
+use wasmpack_oci::layout::{save_image, write_archive};
+use wasmpack_registry::push_image;
+use wasmpack_wasm::{strip_custom_sections, validate};
 
 use super::push::print_push_report;
 use super::{block_on, human_size, key_value, print_json, wasm_summary, RegistryArgs};

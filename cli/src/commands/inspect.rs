@@ -5,9 +5,9 @@ use std::path::Path;
 
 use anyhow::Result;
 use clap::Args;
-use wasmpack_packager::inspect::{describe, ImageReport};
-use wasmpack_packager::layout::{read_image, ImageSource};
-use wasmpack_packager::registry::pull_image;
+use wasmpack_oci::inspect::{describe, ImageReport};
+use wasmpack_oci::layout::{read_image, ImageSource};
+use wasmpack_registry::pull_image;
 
 use super::{block_on, human_size, print_json, wasm_summary, RegistryArgs};
 

@@ -10,7 +10,7 @@ pub mod run;
 use std::io::IsTerminal;
 
 use anyhow::{bail, Result};
-use wasmpack_packager::registry::RegistryOptions;
+use wasmpack_registry::RegistryOptions;
 
 /// Options shared by every command that talks to a registry.
 #[derive(clap::Args)]
@@ -67,7 +67,7 @@ pub fn print_json(value: &impl serde::Serialize) -> Result<()> {
 }
 
 /// `Module, WASI Preview1, 54.4 kB`: what build and inspect say of a module.
-pub fn wasm_summary(facts: &wasmpack_packager::wasm::WasmFacts) -> String {
+pub fn wasm_summary(facts: &wasmpack_wasm::WasmFacts) -> String {
     let wasi = facts.wasi.map(|w| format!("{w:?}")).unwrap_or_else(|| "none".into());
     format!("{:?}, WASI {wasi}, {}", facts.kind, human_size(facts.size))
 }

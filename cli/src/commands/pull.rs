@@ -5,9 +5,9 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 use clap::Args;
-use wasmpack_packager::layout::save_image;
-use wasmpack_packager::registry::pull_image;
-use wasmpack_packager::unpack::unpack_image;
+use wasmpack_oci::layout::save_image;
+use wasmpack_registry::pull_image;
+use wasmpack_oci::unpack::unpack_image;
 
 use super::{block_on, parse_platform, print_json, RegistryArgs};
 

@@ -4,8 +4,8 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 use clap::Args;
-use wasmpack_packager::layout::{read_image, ImageSource};
-use wasmpack_packager::registry::{push_owned_image, PushReport};
+use wasmpack_oci::layout::{read_image, ImageSource};
+use wasmpack_registry::{push_owned_image, PushReport};
 
 use super::{block_on, print_json, RegistryArgs};
 

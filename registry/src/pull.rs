@@ -7,9 +7,9 @@ use oci_spec::image::{Arch, Descriptor, ImageIndex, ImageManifest, MediaType, Pl
 
 use super::retry::with_retry;
 use super::{progress_bar, RegistryError, RegistryOptions, Session};
-use crate::digest::{sha256_digest, Blob};
-use crate::image::{blob_of, Image};
-use crate::layout::{platform_of_config, verify};
+use wasmpack_oci::digest::{sha256_digest, Blob};
+use wasmpack_oci::image::{blob_of, Image};
+use wasmpack_oci::layout::{platform_of_config, verify};
 
 /// Manifest types we ask for: OCI and Docker images, indexes and lists.
 const ACCEPTED_MANIFESTS: &[&str] = &[

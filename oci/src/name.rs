@@ -1,6 +1,7 @@
-//! Image references parsed without oci-spec's regex.
+//! Image names: references parsed as registries and Docker parse them, and
+//! the full names and tags that layouts, archives and containerd record.
 //!
-//! oci-spec parses a reference with one large regex whose compilation
+//! References are parsed without oci-spec's regex: oci-spec parses a reference with one large regex whose compilation
 //! (Unicode classes, once per process) costs tens of milliseconds of CPU,
 //! more than a whole push of a small image to a local registry. The common
 //! case, an ASCII reference that is valid, is checked here by hand against
@@ -8,7 +9,15 @@
 //! (non-ASCII, invalid, too long) goes to oci-spec's own parser, so results
 //! and error messages stay exactly oci-spec's.
 
-use oci_client::{ParseError, Reference};
+use oci_spec::distribution::{ParseError, Reference};
+
+/// A name that is no image reference.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid image name {name:?}: {reason}")]
+pub struct NameError {
+    pub name: String,
+    pub reason: String,
+}
 
 /// `s` as oci-spec's `Reference::from_str` parses it.
 pub fn parse_reference(s: &str) -> Result<Reference, ParseError> {
@@ -16,6 +25,22 @@ pub fn parse_reference(s: &str) -> Result<Reference, ParseError> {
         Some(reference) => Ok(reference),
         None => s.parse(),
     }
+}
+
+/// The full reference (`docker.io/library/hello:latest`) and the tag
+/// (`latest`) for a user-given name, as registries and containerd spell them.
+/// A name without tag means `latest`; one pinned by digest alone has no tag.
+pub fn normalize_name(name: &str) -> Result<(String, Option<String>), NameError> {
+    let reference = parse_reference(name).map_err(|e| NameError {
+        name: name.to_string(),
+        reason: e.to_string(),
+    })?;
+    let tag = match (reference.tag(), reference.digest()) {
+        (Some(tag), _) => Some(tag.to_string()),
+        (None, Some(_)) => None,
+        (None, None) => Some("latest".to_string()),
+    };
+    Ok((reference.whole(), tag))
 }
 
 /// The reference when `s` is ASCII and valid; `None` means "ask oci-spec".

@@ -5,20 +5,18 @@
 mod auth;
 mod pull;
 mod push;
-mod reference;
 mod retry;
 
 pub use pull::pull_image;
 pub use push::{push_image, push_owned_image, PushReport};
-pub use reference::parse_reference;
 
 use std::time::Duration;
 
 use oci_client::client::{ClientConfig, ClientProtocol};
 use oci_client::secrets::RegistryAuth;
 use oci_client::{Client, Reference};
-
-use crate::layout::LayoutError;
+use wasmpack_oci::layout::LayoutError;
+use wasmpack_oci::name::parse_reference;
 
 /// How to reach a registry.
 #[derive(Debug, Clone, Default)]

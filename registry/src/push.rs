@@ -10,8 +10,8 @@ use reqwest::header::HeaderValue;
 
 use super::retry::with_retry;
 use super::{progress_bar, RegistryError, RegistryOptions, Session};
-use crate::digest::Blob;
-use crate::image::Image;
+use wasmpack_oci::digest::Blob;
+use wasmpack_oci::image::Image;
 
 /// What a push did, as `--json` reports it.
 #[derive(Debug, Clone, serde::Serialize)]

@@ -13,7 +13,7 @@ use serde::Serialize;
 
 use crate::digest::Blob;
 use crate::layer::{Compression, EntryKind, LayerContents, LayerError};
-use crate::wasm::{WasmFacts, WasmKind};
+use wasmpack_wasm::{WasmFacts, WasmKind};
 
 /// Config media type of the CNCF wasm OCI artifact.
 pub const MEDIA_TYPE_WASM_CONFIG: &str = "application/vnd.wasm.config.v0+json";
@@ -378,7 +378,7 @@ pub fn rfc3339(epoch: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::wasm::{tests::hello_wasm, validate};
+    use wasmpack_wasm::{test_modules::hello_wasm, validate};
     use oci_spec::image::{ImageConfiguration, ImageManifest};
     use std::path::Path;
 

@@ -117,10 +117,8 @@ fn usize_of(n: u64) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::wasm::{
-        tests::{hello_wasm, HELLO_WAT},
-        validate,
-    };
+    use crate::test_modules::{hello_wasm, HELLO_WAT};
+    use crate::validate;
     use std::path::Path;
 
     #[test]

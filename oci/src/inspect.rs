@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use crate::image::{Image, MEDIA_TYPE_WASM_CONFIG, MEDIA_TYPE_WASM_LAYER};
 use crate::layer::Compression;
-use crate::wasm::{validate, WasmError, WasmFacts};
+use wasmpack_wasm::{validate, WasmError, WasmFacts};
 
 /// Why an image could not be described.
 #[derive(Debug, thiserror::Error)]
@@ -173,8 +173,8 @@ fn entrypoint_facts(image: &Image, entrypoint: Option<&str>) -> Result<Result<Wa
 mod tests {
     use super::*;
     use crate::image::{build_image, ImageFormat, ImageSpec};
-    use crate::wasm::tests::hello_wasm;
-    use crate::wasm::WasiVersion;
+    use wasmpack_wasm::test_modules::hello_wasm;
+    use wasmpack_wasm::WasiVersion;
 
     fn spec() -> ImageSpec {
         ImageSpec {

@@ -1,4 +1,4 @@
-//! What the packager knows about a wasm binary: whether it is valid, what kind
+//! What wasmpack knows about a wasm binary: whether it is valid, what kind
 //! it is, which WASI it imports and whether it can be started as a command.
 
 mod strip;
@@ -164,13 +164,13 @@ fn is_wasi_cli_run(name: &str) -> bool {
     name.split('@').next() == Some("wasi:cli/run")
 }
 
-#[cfg(test)]
-pub(crate) mod tests {
-    use super::*;
-
+/// Small modules for unit tests, here and in the crates that build on this
+/// one (feature `test-modules`).
+#[cfg(any(test, feature = "test-modules"))]
+pub mod test_modules {
     /// A preview1 command module: imports `proc_exit`, exports `_start` and
     /// memory, and carries two custom sections (the lines that mention `@custom`).
-    pub(crate) const HELLO_WAT: &str = r#"
+    pub const HELLO_WAT: &str = r#"
         (module
           (import "wasi_snapshot_preview1" "proc_exit" (func (param i32)))
           (memory (export "memory") 1)
@@ -179,9 +179,15 @@ pub(crate) mod tests {
           (@custom ".debug_info" "\00\01\02\03")
         )"#;
 
-    pub(crate) fn hello_wasm() -> Vec<u8> {
+    pub fn hello_wasm() -> Vec<u8> {
         wat::parse_str(HELLO_WAT).expect("test module parses")
     }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::test_modules::hello_wasm;
+    use super::*;
 
     #[test]
     fn reports_a_preview1_command_module() {

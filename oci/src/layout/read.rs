@@ -1,0 +1,261 @@
+//! Images read from a layout folder or an archive, every blob verified
+//! against its descriptor.
+
+use std::collections::HashMap;
+use std::io::{self, Read, Seek};
+use std::path::{Path, PathBuf};
+
+use oci_spec::image::{Arch, Descriptor, ImageIndex, ImageManifest, MediaType, Os, Platform, PlatformBuilder};
+use serde::Deserialize;
+
+use super::folder::OciLayout;
+use super::select::select;
+use super::{blob_member, parse_json, LayoutError, INDEX_FILE, LAYOUT_FILE};
+use crate::digest::{sha256_digest, sha256_hex};
+use crate::image::{blob_of, Image};
+
+/// Where an image is read from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ImageSource {
+    Layout(PathBuf),
+    Archive(PathBuf),
+}
+
+impl ImageSource {
+    /// A folder is a layout, a file an archive.
+    pub fn from_path(path: &Path) -> Self {
+        if path.is_dir() {
+            ImageSource::Layout(path.to_path_buf())
+        } else {
+            ImageSource::Archive(path.to_path_buf())
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        match self {
+            ImageSource::Layout(p) | ImageSource::Archive(p) => p,
+        }
+    }
+}
+
+/// Reads the image `name` (or the only image) from `source`, verifying every
+/// blob. When the name points at an image index, its wasm manifest is taken.
+pub fn read_image(source: &ImageSource, name: Option<&str>) -> Result<Image, LayoutError> {
+    read_image_with(source, name, |_, _| LayerRead::Required).map(|(image, _)| image)
+}
+
+/// What [`read_image_with`] does with one layer's blob.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LayerRead {
+    /// Read and verify it; a missing or corrupt blob fails the read.
+    Required,
+    /// Read and verify it; a missing or corrupt blob is reported as a
+    /// [`RejectedLayer`] (a runner can do without a precompiled artifact).
+    Optional,
+    /// Leave it unread, with no data: the caller already holds this
+    /// content, verified under the same digest.
+    Skip,
+}
+
+/// A layer left out because its blob is missing or does not match its
+/// descriptor; it stays in `Image::layers` with no data.
+#[derive(Debug)]
+pub struct RejectedLayer {
+    pub index: usize,
+    pub error: LayoutError,
+}
+
+/// [`read_image`] with a say per layer: `plan(manifest, i)` decides for
+/// the manifest's layer `i`. Skipped and rejected layers stay in
+/// `Image::layers` with empty data, so indexes match the manifest.
+pub fn read_image_with(
+    source: &ImageSource,
+    name: Option<&str>,
+    plan: impl Fn(&ImageManifest, usize) -> LayerRead,
+) -> Result<(Image, Vec<RejectedLayer>), LayoutError> {
+    let tree = match source {
+        ImageSource::Layout(root) => Tree::Dir(OciLayout::open(root)?.root().to_path_buf()),
+        ImageSource::Archive(path) => Tree::read_archive(path)?,
+    };
+    let root = source.path();
+    let index: ImageIndex = parse_json(root, INDEX_FILE, &tree.read(root, INDEX_FILE)?)?;
+    let mut descriptor = select(root, index.manifests(), name)?.clone();
+    // Follow nested indexes (what `buildx -o type=oci` writes) to the
+    // manifest for a wasm platform.
+    for _ in 0..4 {
+        if descriptor.media_type() != &MediaType::ImageIndex {
+            break;
+        }
+        let nested: ImageIndex = parse_json(root, "nested image index", &tree.read_blob(root, &descriptor)?)?;
+        descriptor = nested
+            .manifests()
+            .iter()
+            .find(|d| d.platform().as_ref().is_some_and(|p| p.architecture() == &Arch::Wasm))
+            .cloned()
+            .ok_or_else(|| LayoutError::NoWasmManifest { path: root.to_path_buf() })?;
+    }
+    let manifest_bytes = tree.read_blob(root, &descriptor)?;
+    let manifest: ImageManifest = parse_json(root, "image manifest", &manifest_bytes)?;
+    let config = blob_of(manifest.config(), tree.read_blob(root, manifest.config())?);
+    let mut layers = Vec::with_capacity(manifest.layers().len());
+    let mut rejected = Vec::new();
+    for (index, layer) in manifest.layers().iter().enumerate() {
+        let read = plan(&manifest, index);
+        if read == LayerRead::Skip {
+            layers.push(blob_of(layer, Vec::new()));
+            continue;
+        }
+        match tree.read_blob(root, layer) {
+            Ok(data) => layers.push(blob_of(layer, data)),
+            Err(error @ (LayoutError::MissingBlob { .. } | LayoutError::Corrupt { .. })) if read == LayerRead::Optional => {
+                layers.push(blob_of(layer, Vec::new()));
+                rejected.push(RejectedLayer { index, error });
+            }
+            Err(error) => return Err(error),
+        }
+    }
+    let platform = match descriptor.platform() {
+        Some(p) => p.clone(),
+        None => platform_of_config(&config.data),
+    };
+    let image = Image {
+        manifest: blob_of(&descriptor, manifest_bytes),
+        config,
+        layers,
+        platform,
+    };
+    Ok((image, rejected))
+}
+
+/// The files of a layout: on disk, or members of an archive, found by one
+/// pass over its tar headers (seeking past the data) and read only when
+/// asked for: a run whose layers are already stored reads no blob.
+pub(super) enum Tree {
+    Dir(PathBuf),
+    Archive {
+        file: std::cell::RefCell<std::fs::File>,
+        /// Member name to (offset of its data, size).
+        members: HashMap<String, (u64, u64)>,
+    },
+}
+
+impl Tree {
+    pub(super) fn read_archive(path: &Path) -> Result<Self, LayoutError> {
+        let io_err = |source| LayoutError::Io {
+            path: path.to_path_buf(),
+            source,
+        };
+        let not_archive = |reason: String| LayoutError::NotAnArchive {
+            path: path.to_path_buf(),
+            reason,
+        };
+        let mut file = std::fs::File::open(path).map_err(io_err)?;
+        let mut magic = [0u8; 4];
+        if file.read(&mut magic).map_err(io_err)? == 4 && &magic == b"\0asm" {
+            return Err(not_archive("it is a wasm module; `wasmpack build` packages one".into()));
+        }
+        file.seek(io::SeekFrom::Start(0)).map_err(io_err)?;
+        let mut members = HashMap::new();
+        let mut archive = tar::Archive::new(&file);
+        for entry in archive.entries_with_seek().map_err(io_err)? {
+            let entry = entry.map_err(|e| not_archive(format!("reading its tar entries: {e}")))?;
+            if entry.header().entry_type() != tar::EntryType::Regular {
+                continue;
+            }
+            let name = entry.path().map_err(io_err)?.to_string_lossy().into_owned();
+            let name = name.trim_start_matches("./").to_string();
+            members.insert(name, (entry.raw_file_position(), entry.size()));
+        }
+        if !members.contains_key(LAYOUT_FILE) {
+            return Err(LayoutError::NotALayout(path.to_path_buf()));
+        }
+        Ok(Tree::Archive {
+            file: std::cell::RefCell::new(file),
+            members,
+        })
+    }
+
+    pub(super) fn read(&self, root: &Path, member: &str) -> Result<Vec<u8>, LayoutError> {
+        let missing = || LayoutError::Io {
+            path: root.join(member),
+            source: io::ErrorKind::NotFound.into(),
+        };
+        match self {
+            Tree::Dir(dir) => std::fs::read(dir.join(member)).map_err(|source| LayoutError::Io {
+                path: dir.join(member),
+                source,
+            }),
+            Tree::Archive { file, members } => {
+                let &(offset, size) = members.get(member).ok_or_else(missing)?;
+                let io_err = |source| LayoutError::Io {
+                    path: root.join(member),
+                    source,
+                };
+                let mut file = file.borrow_mut();
+                file.seek(io::SeekFrom::Start(offset)).map_err(io_err)?;
+                let mut data = Vec::new();
+                (&mut *file).take(size).read_to_end(&mut data).map_err(io_err)?;
+                if data.len() as u64 != size {
+                    return Err(io_err(io::ErrorKind::UnexpectedEof.into()));
+                }
+                Ok(data)
+            }
+        }
+    }
+
+    /// The blob a descriptor names, checked against its digest and size.
+    fn read_blob(&self, root: &Path, descriptor: &Descriptor) -> Result<Vec<u8>, LayoutError> {
+        let digest = descriptor.digest().to_string();
+        let bad_digest = || LayoutError::BadDigest {
+            path: root.to_path_buf(),
+            digest: digest.clone(),
+        };
+        sha256_hex(&digest).ok_or_else(bad_digest)?;
+        let data = match self.read(root, &blob_member(&digest)) {
+            Err(LayoutError::Io { source, .. }) if source.kind() == io::ErrorKind::NotFound => {
+                return Err(LayoutError::MissingBlob {
+                    path: root.to_path_buf(),
+                    digest,
+                })
+            }
+            other => other?,
+        };
+        verify(root, descriptor, &data)?;
+        Ok(data)
+    }
+}
+
+/// Checks `data` against the size and digest of `descriptor`.
+pub fn verify(root: &Path, descriptor: &Descriptor, data: &[u8]) -> Result<(), LayoutError> {
+    let digest = descriptor.digest().to_string();
+    let corrupt = |reason: String| LayoutError::Corrupt {
+        path: root.to_path_buf(),
+        digest: digest.clone(),
+        reason,
+    };
+    if data.len() as u64 != descriptor.size() {
+        return Err(corrupt(format!("size {} where {} was expected", data.len(), descriptor.size())));
+    }
+    let actual = sha256_digest(data);
+    if actual != digest {
+        return Err(corrupt(format!("content hashes to {actual}")));
+    }
+    Ok(())
+}
+
+/// `os`/`architecture` from an image or wasm-artifact config.
+pub fn platform_of_config(config: &[u8]) -> Platform {
+    #[derive(Deserialize, Default)]
+    struct OsArch {
+        #[serde(default)]
+        os: String,
+        #[serde(default)]
+        architecture: String,
+    }
+    let facts: OsArch = serde_json::from_slice(config).unwrap_or_default();
+    PlatformBuilder::default()
+        .os(Os::from(facts.os.as_str()))
+        .architecture(Arch::from(facts.architecture.as_str()))
+        .build()
+        .expect("os and architecture are all a platform needs")
+}
