@@ -3,6 +3,7 @@
 //!
 //! - [`bridge`]: the gRPC connection to BuildKit over stdin/stdout, caps,
 //!   and the options BuildKit passes.
+//! - [`config`]: the build's options, read once from what BuildKit passes.
 //! - [`dockerfile`]: text to typed instructions grouped in stages.
 //! - [`convert`]: stages to LLB ([`llb`]) and image configs ([`image`]).
 //! - [`wasm_stage`]: the wasm target's final-stage rules (scratch, one
@@ -11,6 +12,7 @@
 //! - [`path`]: slash paths cleaned as Go cleans them.
 
 pub mod bridge;
+pub mod config;
 pub mod convert;
 pub mod dockerfile;
 pub mod image;

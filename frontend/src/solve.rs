@@ -7,20 +7,18 @@ use std::collections::{BTreeMap, HashMap};
 use wasmpack_proto::pb;
 
 use crate::bridge::{Bridge, BridgeError, Options};
-use crate::convert::{self, parse_platform, ConvertError, ConvertOptions, ImageResolver, NamedContext};
+use crate::config::{BuildConfig, ConfigError, OPT_AOT, OPT_STRIP};
+use crate::convert::{self, ConvertError, ConvertOptions, ImageResolver, NamedContext};
 use crate::dockerfile::{self, Dockerfile, Platform};
 use crate::llb::{self, Meta, SourceFile, State};
 use crate::wasm_stage::{self, WasmStageError};
-
-/// Build options of wasmpack's own, as `--opt NAME=…` (buildctl) or
-/// `--build-arg BUILD_ARG=…` (docker buildx).
-pub const OPT_STRIP: (&str, &str) = ("wasm-strip", "WASMPACK_STRIP");
-pub const OPT_AOT: (&str, &str) = ("wasm-aot", "WASMPACK_AOT");
 
 #[derive(Debug, thiserror::Error)]
 pub enum SolveError {
     #[error(transparent)]
     Bridge(#[from] BridgeError),
+    #[error(transparent)]
+    Config(#[from] ConfigError),
     #[error(transparent)]
     Dockerfile(#[from] dockerfile::Error),
     #[error(transparent)]
@@ -31,16 +29,6 @@ pub enum SolveError {
     NamedContext(String, String),
     #[error("{file} is not UTF-8 text")]
     NotText { file: String },
-    #[error("invalid platform {0:?}: expected os/arch[/variant], as in wasi/wasm")]
-    BadPlatform(String),
-    #[error("--build-arg {build_arg}={value}: expected true or false")]
-    BadFlag { build_arg: &'static str, value: String },
-    #[error("--build-arg {0} needs the wasm target platform (--platform wasi/wasm)")]
-    NeedsWasm(&'static str),
-    #[error("--build-arg {0} needs the frontend's own image reference, which this BuildKit did not pass (the `source` option)")]
-    NeedsSource(&'static str),
-    #[error("--build-arg WASMPACK_AOT: {0}")]
-    AotTarget(String),
     #[error("the precompile step for {target} left unreadable facts: {reason}")]
     AotFacts { target: String, reason: String },
 }
@@ -57,17 +45,6 @@ impl ImageResolver for DaemonImages<'_> {
             .resolve_image_config(reference, platform, self.resolve_mode)
             .await
             .map_err(|e| e.to_string())
-    }
-}
-
-fn flag(options: &Options, (opt, build_arg): (&str, &'static str)) -> Result<bool, SolveError> {
-    match options.wasmpack_option(opt, build_arg) {
-        None | Some("") | Some("0") | Some("false") => Ok(false),
-        Some("1") | Some("true") => Ok(true),
-        Some(other) => Err(SolveError::BadFlag {
-            build_arg,
-            value: other.to_string(),
-        }),
     }
 }
 
@@ -105,11 +82,11 @@ fn local_source(name: &str, session_id: &str, reading: Reading, follow: &[&str],
 /// A local folder from the session, without what its `.dockerignore` (or
 /// the Dockerfile's own ignore file, `own_ignore`, for the main context)
 /// excludes.
-async fn filtered_local(bridge: &mut Bridge, options: &Options, name: &str, own_ignore: Option<Vec<u8>>) -> Result<State, SolveError> {
+async fn filtered_local(bridge: &mut Bridge, session_id: &str, name: &str, own_ignore: Option<Vec<u8>>) -> Result<State, SolveError> {
     let ignore = match own_ignore {
         Some(bytes) => Some(bytes),
         None => {
-            let ignore_only = local_source(name, &options.session_id, Reading::IgnoreFile, &[".dockerignore"], &[]);
+            let ignore_only = local_source(name, session_id, Reading::IgnoreFile, &[".dockerignore"], &[]);
             let reference = bridge.solve(llb::definition(&ignore_only, None)).await?;
             bridge.read_file(&reference, ".dockerignore", None).await.ok()
         }
@@ -117,30 +94,27 @@ async fn filtered_local(bridge: &mut Bridge, options: &Options, name: &str, own_
     let excludes = ignore
         .map(|bytes| dockerfile::ignore::parse(&String::from_utf8_lossy(&bytes)))
         .unwrap_or_default();
-    Ok(local_source(name, &options.session_id, Reading::Files, &[], &excludes))
+    Ok(local_source(name, session_id, Reading::Files, &[], &excludes))
 }
 
 pub async fn build(bridge: &mut Bridge, options: &Options) -> Result<(), SolveError> {
     let mut inputs = bridge.inputs().await?;
-    let file_name = options.get("filename").unwrap_or("Dockerfile").to_string();
-    let resolve_mode = options.get("image-resolve-mode").unwrap_or("default").to_string();
-
-    let strip = flag(options, OPT_STRIP)?;
-    let aot_targets = aot_targets(options)?;
+    let config = BuildConfig::from_options(options, &bridge.worker_platforms)?;
+    let file_name = &config.file_name;
 
     // The Dockerfile, and the ignore file beside it that applies to it
     // alone: from the forwarding frontend's input, or from the session.
     let own_ignore = format!("{file_name}.dockerignore");
     let dockerfile_state = match inputs.remove("dockerfile").and_then(llb::import) {
         Some(output) => Some(output),
-        None => local_source("dockerfile", &options.session_id, Reading::Files, &[&file_name, &own_ignore], &[]),
+        None => local_source("dockerfile", &config.session_id, Reading::Files, &[file_name, &own_ignore], &[]),
     };
     let reference = bridge.solve(llb::definition(&dockerfile_state, None)).await?;
-    let bytes = bridge.read_file(&reference, &file_name, None).await?;
+    let bytes = bridge.read_file(&reference, file_name, None).await?;
     // As BuildKit's frontend does, a file that cannot be read is no file.
     let own_ignore = bridge.read_file(&reference, &own_ignore, None).await.ok();
     let text = String::from_utf8(bytes).map_err(|_| SolveError::NotText { file: file_name.clone() })?;
-    let dockerfile = Dockerfile::parse(&file_name, &text)?;
+    let dockerfile = Dockerfile::parse(file_name, &text)?;
     if !dockerfile.warnings.is_empty() {
         let dockerfile_definition = llb::definition(&dockerfile_state, None);
         let source = pb::SourceInfo {
@@ -158,44 +132,16 @@ pub async fn build(bridge: &mut Bridge, options: &Options) -> Result<(), SolveEr
         }
     }
 
-    let build_platform = bridge
-        .worker_platforms
-        .first()
-        .map(|p| Platform {
-            os: p.os.clone(),
-            architecture: p.architecture.clone(),
-            variant: (!p.variant.is_empty()).then(|| p.variant.clone()),
-        })
-        .unwrap_or_else(|| Platform::new("linux", "amd64"));
-    // `--platform a,b`: one image per platform, in the order asked.
-    let requested = options.get("platform").unwrap_or("");
-    let target_platforms = match requested {
-        "" => vec![build_platform.clone()],
-        list => list
-            .split(',')
-            .map(|text| parse_platform(text.trim()).ok_or_else(|| SolveError::BadPlatform(text.to_string())))
-            .collect::<Result<Vec<_>, _>>()?,
-    };
-    for platform in &target_platforms {
-        let wasm = wasm_stage::is_wasm_platform(platform);
-        if strip && !wasm {
-            return Err(SolveError::NeedsWasm(OPT_STRIP.1));
-        }
-        if !aot_targets.is_empty() && !wasm {
-            return Err(SolveError::NeedsWasm(OPT_AOT.1));
-        }
-    }
-
     // An imported context comes already filtered by whoever made it.
     let context = match inputs.remove("context").and_then(llb::import) {
         Some(output) => Some(output),
-        None => filtered_local(bridge, options, "context", own_ignore).await?,
+        None => filtered_local(bridge, &config.session_id, "context", own_ignore).await?,
     };
     let mut named_contexts = HashMap::new();
-    for (key, value) in options.opts.iter().filter_map(|(k, v)| Some((k.strip_prefix("context:")?, v))) {
+    for (key, value) in &config.named_contexts {
         let named = match value.split_once(':') {
             Some(("docker-image", reference)) => NamedContext::Image(reference.trim_start_matches("//").to_string()),
-            Some(("local", name)) => NamedContext::Files(filtered_local(bridge, options, name, None).await?),
+            Some(("local", name)) => NamedContext::Files(filtered_local(bridge, &config.session_id, name, None).await?),
             Some(("input", name)) => match inputs.remove(name).and_then(llb::import) {
                 Some(output) => NamedContext::Files(Some(output)),
                 None => return Err(SolveError::NamedContext(key.to_string(), format!("no frontend input named {name:?}"))),
@@ -213,30 +159,26 @@ pub async fn build(bridge: &mut Bridge, options: &Options) -> Result<(), SolveEr
         named_contexts.insert(key.to_string(), named);
     }
     let convert_options = ConvertOptions {
-        build_args: options.build_args(),
-        build_platform: build_platform.clone(),
-        target_platform: build_platform.clone(),
-        target: options.get("target").filter(|t| !t.is_empty()).map(str::to_string),
+        build_args: config.build_args.clone(),
+        build_platform: config.build_platform.clone(),
+        target_platform: config.build_platform.clone(),
+        target: config.target.clone(),
         context,
-        image_resolve_mode: resolve_mode.clone(),
+        image_resolve_mode: config.image_resolve_mode.clone(),
         stages_on_build_platform: false,
         merge_op: bridge.caps.llb("mergeop"),
         chmod_symbolic: bridge.caps.llb("file.copy.modestring"),
-        cache_namespace: options.get("build-arg:BUILDKIT_CACHE_MOUNT_NS").unwrap_or("").to_string(),
+        cache_namespace: config.cache_namespace.clone(),
         named_contexts,
     };
     let build = PlatformBuild {
-        options,
-        file_name: &file_name,
+        config: &config,
         text: &text,
         dockerfile: &dockerfile,
-        build_platform: &build_platform,
-        resolve_mode: &resolve_mode,
-        strip,
-        aot_targets: &aot_targets,
     };
-    if !requested.contains(',') {
-        let built = build.run(bridge, &convert_options, &target_platforms[0]).await?;
+    // One platform: one image, its config under the plain keys.
+    if let [platform] = config.platforms.as_slice() {
+        let built = build.run(bridge, &convert_options, platform).await?;
         let mut metadata = built.annotations("");
         metadata.insert("containerimage.config".to_string(), built.config);
         if let Some(base) = built.base_config {
@@ -250,7 +192,7 @@ pub async fn build(bridge: &mut Bridge, options: &Options) -> Result<(), SolveEr
     let mut refs = Vec::new();
     let mut metadata = BTreeMap::new();
     let mut listed = Vec::new();
-    for platform in &target_platforms {
+    for platform in &config.platforms {
         let id = platform.specifier();
         let built = build.run(bridge, &convert_options, platform).await?;
         metadata.extend(built.annotations(&format!("[{id}]")));
@@ -278,14 +220,9 @@ fn pb_platform_json(platform: &Platform) -> serde_json::Value {
 
 /// What every platform's build shares.
 struct PlatformBuild<'a> {
-    options: &'a Options,
-    file_name: &'a str,
+    config: &'a BuildConfig,
     text: &'a str,
     dockerfile: &'a Dockerfile,
-    build_platform: &'a Platform,
-    resolve_mode: &'a str,
-    strip: bool,
-    aot_targets: &'a [String],
 }
 
 /// One platform's image: its solved filesystem and config.
@@ -312,8 +249,8 @@ impl PlatformImage {
 impl PlatformBuild<'_> {
     async fn run(&self, bridge: &mut Bridge, shared: &ConvertOptions, target_platform: &Platform) -> Result<PlatformImage, SolveError> {
         // Short names for the shared parts: the steps below read as one build.
-        let (options, file_name, text, dockerfile) = (self.options, self.file_name, self.text, self.dockerfile);
-        let (build_platform, resolve_mode, strip, aot_targets) = (self.build_platform, self.resolve_mode, self.strip, self.aot_targets);
+        let (config, text, dockerfile) = (self.config, self.text, self.dockerfile);
+        let (file_name, build_platform, resolve_mode) = (config.file_name.as_str(), &config.build_platform, config.image_resolve_mode.as_str());
         let wasm = wasm_stage::is_wasm_platform(target_platform);
         let convert_options = ConvertOptions {
             target_platform: target_platform.clone(),
@@ -329,9 +266,9 @@ impl PlatformBuild<'_> {
         };
         let mut state = stage.state.clone();
         if let Some(entry) = &entry {
-            if strip {
-                let own_image = own_image(options, OPT_STRIP.1)?;
-                state = wasm_stage::strip_step(&state, entry, &own_image, build_platform, resolve_mode);
+            if config.strip {
+                let own_image = config.own_image(OPT_STRIP.1)?;
+                state = wasm_stage::strip_step(&state, entry, own_image, build_platform, resolve_mode);
             }
             state = wasm_stage::squash(&state, &stage.platform);
             // The stage's own steps no longer have layers of their own.
@@ -360,18 +297,18 @@ impl PlatformBuild<'_> {
         }
         let mut manifest_annotations = Vec::new();
         let (reference, definition) = match &entry {
-            Some(entry) if !aot_targets.is_empty() => {
-                let own_image = own_image(options, OPT_AOT.1)?;
-                let steps: Vec<State> = aot_targets
+            Some(entry) if !config.aot_targets.is_empty() => {
+                let own_image = config.own_image(OPT_AOT.1)?;
+                let steps: Vec<State> = config
+                    .aot_targets
                     .iter()
-                    .map(|triple| wasm_stage::precompile_step(&state, entry, triple, &own_image, build_platform, resolve_mode))
+                    .map(|triple| wasm_stage::precompile_step(&state, entry, triple, own_image, build_platform, resolve_mode))
                     .collect();
                 // Solving the gathered facts runs the steps, in parallel; the
                 // annotations then describe what those steps actually made.
                 let facts = wasm_stage::gather_facts(&steps, &stage.platform);
                 let facts_ref = bridge.solve(llb::definition(&facts, None)).await?;
-                let epoch = epoch(options);
-                for (i, (triple, step)) in aot_targets.iter().zip(&steps).enumerate() {
+                for (i, (triple, step)) in config.aot_targets.iter().zip(&steps).enumerate() {
                     let json = bridge.read_file(&facts_ref, &format!("/{i}.json"), None).await?;
                     let facts = wasmpack_aot::parse_facts(&json).map_err(|e| SolveError::AotFacts {
                         target: triple.clone(),
@@ -382,7 +319,7 @@ impl PlatformBuild<'_> {
                         let key = wasmpack_aot::manifest_annotation(i + 1, key);
                         manifest_annotations.push((key, value.clone()));
                     }
-                    state = wasm_stage::add_artifact(&state, step, entry, triple, epoch, &stage.platform);
+                    state = wasm_stage::add_artifact(&state, step, entry, triple, config.source_date_epoch, &stage.platform);
                     let artifact = wasmpack_aot::artifact_path(&entry.path, triple);
                     stage
                         .image
@@ -401,42 +338,6 @@ impl PlatformBuild<'_> {
             manifest_annotations,
         })
     }
-}
-
-/// The frontend's own image, for the build steps it runs itself: as
-/// written on the syntax line (`wasmpack/frontend:dev`), made a full name
-/// for the source op.
-fn own_image(options: &Options, build_arg: &'static str) -> Result<String, SolveError> {
-    let written = options
-        .get("source")
-        .filter(|s| !s.is_empty())
-        .ok_or(SolveError::NeedsSource(build_arg))?;
-    let (name, _) = wasmpack_oci::name::normalize_name(written).map_err(|_| SolveError::NeedsSource(build_arg))?;
-    Ok(name)
-}
-
-/// `WASMPACK_AOT=x86_64,aarch64`: target triples, each once, in the order
-/// given (so the frontend knows which layer holds which).
-fn aot_targets(options: &Options) -> Result<Vec<String>, SolveError> {
-    let mut triples: Vec<String> = Vec::new();
-    for name in options.wasmpack_option(OPT_AOT.0, OPT_AOT.1).unwrap_or("").split(',') {
-        let name = name.trim();
-        if name.is_empty() {
-            continue;
-        }
-        let triple = wasmpack_aot::target_triple(name);
-        wasmpack_aot::engine(Some(&triple)).map_err(|e| SolveError::AotTarget(e.to_string()))?;
-        if !triples.contains(&triple) {
-            triples.push(triple);
-        }
-    }
-    Ok(triples)
-}
-
-/// Timestamps for the files the frontend adds: `SOURCE_DATE_EPOCH`, else 0.
-fn epoch(options: &Options) -> i64 {
-    let build_args = options.build_args();
-    build_args.get("SOURCE_DATE_EPOCH").and_then(|v| v.parse().ok()).unwrap_or(0)
 }
 
 #[cfg(test)]
