@@ -18,7 +18,7 @@ const MAX_MESSAGE: usize = 64 << 20;
 
 #[derive(Debug, thiserror::Error)]
 pub enum BridgeError {
-    #[error("cannot reach BuildKit over stdin/stdout: {0}")]
+    #[error("cannot reach BuildKit over stdin/stdout")]
     Connect(#[source] tonic::transport::Error),
     #[error("BuildKit {call} failed: {}", .status.message())]
     Call { call: &'static str, status: tonic::Status },
@@ -307,7 +307,7 @@ impl Options {
             if name == "BUILDKIT_SESSION_ID" {
                 options.session_id = value;
             } else if name.starts_with("BUILDKIT_FRONTEND_OPT_") {
-                let (key, value) = value.split_once('=').unwrap_or((value.as_str(), ""));
+                let (key, value) = wasmpack_oci::key_value::split(&value);
                 options.opts.insert(key.to_string(), value.to_string());
             }
         }

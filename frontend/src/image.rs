@@ -181,7 +181,7 @@ impl ImageConfig {
 
     /// The environment as name/value pairs, in order.
     pub fn env_pairs(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.config.env.iter().map(|e| e.split_once('=').unwrap_or((e.as_str(), "")))
+        self.config.env.iter().map(|e| wasmpack_oci::key_value::split(e))
     }
 
     /// Records an instruction in the history, as BuildKit's frontend does.

@@ -1,13 +1,15 @@
 //! wasmpack's OCI image model: digests and blobs, reproducible layers,
-//! images and the CNCF wasm artifact form, image names, OCI layouts and
-//! archives, safe unpacking, and what `inspect` reports.
+//! images and the CNCF wasm artifact form, image names and platforms, OCI
+//! layouts and archives, safe unpacking, and what `inspect` reports.
 //!
 //! Nothing here talks to a network: registries are `wasmpack-registry`'s.
 
 pub mod digest;
 pub mod image;
 pub mod inspect;
+pub mod key_value;
 pub mod layer;
 pub mod layout;
 pub mod name;
+pub mod platform;
 pub mod unpack;

@@ -9,7 +9,8 @@ use super::retry::with_retry;
 use super::{progress_bar, RegistryError, RegistryOptions, Session};
 use wasmpack_oci::digest::{sha256_digest, Blob};
 use wasmpack_oci::image::{blob_of, Image};
-use wasmpack_oci::layout::{platform_of_config, verify};
+use wasmpack_oci::layout::verify;
+use wasmpack_oci::platform::platform_of_config;
 
 /// Manifest types we ask for: OCI and Docker images, indexes and lists.
 const ACCEPTED_MANIFESTS: &[&str] = &[

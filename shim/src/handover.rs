@@ -102,8 +102,8 @@ pub fn guest_env(entries: &[String]) -> Vec<(String, String)> {
     entries
         .iter()
         .map(|kv| {
-            kv.split_once('=')
-                .map_or((kv.clone(), String::new()), |(k, v)| (k.to_string(), v.to_string()))
+            let (key, value) = wasmpack_oci::key_value::split(kv);
+            (key.to_string(), value.to_string())
         })
         .filter(|(key, _)| key != HANDOVER_ENV)
         .collect()

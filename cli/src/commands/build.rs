@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use wasmpack_oci::digest::sha256_digest;
+use wasmpack_oci::key_value::parse_argument;
 use wasmpack_oci::image::{build_image, AotArtifact, Image, ImageFormat, ImageSpec, WasiOs};
 use wasmpack_oci::layer::{Compression, LayerContents};
 use wasmpack_oci::layout::{save_image, write_archive};
@@ -14,7 +15,7 @@ use wasmpack_registry::push_image;
 use wasmpack_wasm::{strip_custom_sections, validate};
 
 use super::push::print_push_report;
-use super::{block_on, human_size, key_value, print_json, wasm_summary, RegistryArgs};
+use super::{block_on, human_size, print_json, wasm_summary, RegistryArgs};
 
 #[derive(Args)]
 pub struct BuildCommand {
@@ -163,7 +164,7 @@ impl BuildCommand {
             wasm_path,
             extra,
             cmd: self.cmd.clone(),
-            env: self.env.iter().map(|e| key_value(e).map(|_| e.clone())).collect::<Result<_>>()?,
+            env: self.env.iter().map(|e| parse_argument(e).map(|_| e.clone())).collect::<Result<_, _>>()?,
             labels: pairs(&self.labels)?,
             annotations: pairs(&self.annotations)?,
             workdir: self.workdir.clone(),
@@ -188,7 +189,7 @@ fn is_archive(output: &Path) -> bool {
 }
 
 fn pairs(args: &[String]) -> Result<BTreeMap<String, String>> {
-    args.iter().map(|a| key_value(a)).collect()
+    Ok(args.iter().map(|a| parse_argument(a)).collect::<Result<_, _>>()?)
 }
 
 /// `SOURCE_DATE_EPOCH` (the reproducible-builds convention), or 0.

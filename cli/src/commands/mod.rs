@@ -9,7 +9,7 @@ pub mod run;
 
 use std::io::IsTerminal;
 
-use anyhow::{bail, Result};
+use anyhow::Result;
 use wasmpack_registry::RegistryOptions;
 
 /// Options shared by every command that talks to a registry.
@@ -39,25 +39,6 @@ fn shows_progress(json: bool, stderr_is_terminal: bool) -> bool {
 /// the HTTP client spawns its connection tasks onto it.
 pub fn block_on<F: std::future::Future>(future: F) -> Result<F::Output> {
     Ok(tokio::runtime::Runtime::new()?.block_on(future))
-}
-
-/// `wasi/wasm` style platform.
-pub fn parse_platform(text: &str) -> Result<oci_spec::image::Platform> {
-    let Some((os, arch)) = text.split_once('/') else {
-        bail!("platform {text:?} is not OS/ARCH (for example wasi/wasm)");
-    };
-    Ok(oci_spec::image::PlatformBuilder::default()
-        .os(oci_spec::image::Os::from(os))
-        .architecture(oci_spec::image::Arch::from(arch))
-        .build()?)
-}
-
-/// Splits `KEY=VALUE` (for `--env`, `--label`, `--annotation`).
-pub fn key_value(arg: &str) -> Result<(String, String)> {
-    match arg.split_once('=') {
-        Some((k, v)) if !k.is_empty() => Ok((k.to_string(), v.to_string())),
-        _ => bail!("{arg:?} is not KEY=VALUE"),
-    }
 }
 
 /// Prints `value` as one line of JSON on stdout, for CI pipelines.
@@ -98,14 +79,5 @@ mod tests {
         assert!(!shows_progress(false, false), "piped or in CI: quiet");
         assert!(!shows_progress(true, true), "--json output stays clean");
         assert!(!shows_progress(true, false));
-    }
-
-    #[test]
-    fn platforms_and_key_values_parse_or_say_why_not() {
-        let platform = parse_platform("wasip2/wasm").unwrap();
-        assert_eq!(platform.os().to_string(), "wasip2");
-        assert!(parse_platform("wasm").unwrap_err().to_string().contains("OS/ARCH"));
-        assert_eq!(key_value("A=b=c").unwrap(), ("A".to_string(), "b=c".to_string()));
-        assert!(key_value("=x").is_err());
     }
 }

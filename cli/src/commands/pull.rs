@@ -6,10 +6,11 @@ use std::path::PathBuf;
 use anyhow::Result;
 use clap::Args;
 use wasmpack_oci::layout::save_image;
-use wasmpack_registry::pull_image;
+use wasmpack_oci::platform::parse_platform;
 use wasmpack_oci::unpack::unpack_image;
+use wasmpack_registry::pull_image;
 
-use super::{block_on, parse_platform, print_json, RegistryArgs};
+use super::{block_on, print_json, RegistryArgs};
 
 #[derive(Args)]
 pub struct PullCommand {

@@ -7,10 +7,11 @@ use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use clap::Args;
+use wasmpack_oci::key_value::parse_argument;
 use wasmpack_runner::workload::{load, Input};
 use wasmpack_runner::{LocalCache, RunOptions, Runner, TrustPolicy};
 
-use super::{key_value, RegistryArgs};
+use super::RegistryArgs;
 
 /// Run a wasm image, module (.wasm) or precompiled artifact (.cwasm).
 ///
@@ -82,7 +83,7 @@ impl RunCommand {
         }
         let mut env = workload.env.clone();
         for arg in &self.env {
-            let (key, value) = key_value(arg)?;
+            let (key, value) = parse_argument(arg)?;
             env.retain(|(k, _)| *k != key);
             env.push((key, value));
         }

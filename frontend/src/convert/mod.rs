@@ -173,25 +173,14 @@ fn needed_stages(dockerfile: &Dockerfile, scope: &GlobalScope, target: usize, op
     Ok(needed)
 }
 
+/// `text` read by the workspace's one platform parser, as the Dockerfile's
+/// platform type.
 pub fn parse_platform(text: &str) -> Option<Platform> {
-    let parts: Vec<&str> = text.split('/').collect();
-    let (os, architecture, variant) = match parts.as_slice() {
-        [os, arch] => (*os, *arch, None),
-        [os, arch, variant] => (*os, *arch, Some(variant.to_string())),
-        _ => return None,
-    };
-    if os.is_empty() || architecture.is_empty() {
-        return None;
-    }
-    let architecture = match architecture {
-        "x86_64" | "x86-64" => "amd64",
-        "aarch64" => "arm64",
-        other => other,
-    };
+    let platform = wasmpack_oci::platform::parse_platform(text).ok()?;
     Some(Platform {
-        os: os.to_lowercase(),
-        architecture: architecture.to_lowercase(),
-        variant,
+        os: platform.os().to_string(),
+        architecture: platform.architecture().to_string(),
+        variant: platform.variant().clone(),
     })
 }
 

@@ -5,14 +5,14 @@ use std::collections::HashMap;
 use std::io::{self, Read, Seek};
 use std::path::{Path, PathBuf};
 
-use oci_spec::image::{Arch, Descriptor, ImageIndex, ImageManifest, MediaType, Os, Platform, PlatformBuilder};
-use serde::Deserialize;
+use oci_spec::image::{Arch, Descriptor, ImageIndex, ImageManifest, MediaType};
 
 use super::folder::OciLayout;
 use super::select::select;
 use super::{blob_member, parse_json, LayoutError, INDEX_FILE, LAYOUT_FILE};
 use crate::digest::{sha256_digest, sha256_hex};
 use crate::image::{blob_of, Image};
+use crate::platform::platform_of_config;
 
 /// Where an image is read from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -241,21 +241,4 @@ pub fn verify(root: &Path, descriptor: &Descriptor, data: &[u8]) -> Result<(), L
         return Err(corrupt(format!("content hashes to {actual}")));
     }
     Ok(())
-}
-
-/// `os`/`architecture` from an image or wasm-artifact config.
-pub fn platform_of_config(config: &[u8]) -> Platform {
-    #[derive(Deserialize, Default)]
-    struct OsArch {
-        #[serde(default)]
-        os: String,
-        #[serde(default)]
-        architecture: String,
-    }
-    let facts: OsArch = serde_json::from_slice(config).unwrap_or_default();
-    PlatformBuilder::default()
-        .os(Os::from(facts.os.as_str()))
-        .architecture(Arch::from(facts.architecture.as_str()))
-        .build()
-        .expect("os and architecture are all a platform needs")
 }
