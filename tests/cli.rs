@@ -68,6 +68,28 @@ fn invalid_modules_are_named_with_the_reason_and_nothing_is_written() {
     }
 }
 
+/// Each cause appears once on the error line: a message names its own step
+/// and the chain adds the cause.
+#[test]
+fn errors_name_each_cause_once() {
+    let (dir, _) = workdir();
+    std::fs::create_dir(dir.path().join("plain-folder")).unwrap();
+    for (args, cause) in [
+        (&["build", "hello.wasm", "--add", "/nonexistent:/x", "-o", "out"][..], "No such file or directory"),
+        (&["run", "plain-folder"][..], "plain-folder"),
+        (&["inspect", "missing.tar"][..], "missing.tar"),
+    ] {
+        let out = wasmpack(args, dir.path(), None);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{args:?}");
+        assert_eq!(stderr.lines().count(), 1, "{args:?}: one line: {stderr}");
+        assert_eq!(stderr.matches(cause).count(), 1, "{args:?}: {cause:?} once: {stderr}");
+    }
+    let out = wasmpack(&["inspect", "missing.tar"], dir.path(), None);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("no such file, folder or image reference"), "{stderr}");
+}
+
 #[test]
 fn skopeo_and_umoci_read_layouts_and_archives() {
     let (dir, wasm) = workdir();

@@ -41,9 +41,28 @@ pub fn manifest_annotation(index: usize, key: &str) -> String {
     format!("{MANIFEST_LAYER_PREFIX}{index}.{suffix}")
 }
 
+/// Layer `index`'s AOT annotations: its `own` (descriptor annotations, as
+/// `wasmpack build` writes them), else what the `manifest`'s annotations say
+/// of it (the frontend's images); empty for a layer that is no AOT layer.
+pub fn aot_layer_annotations<'a>(
+    own: impl IntoIterator<Item = (&'a String, &'a String)>,
+    manifest: impl IntoIterator<Item = (&'a String, &'a String)>,
+    index: usize,
+) -> BTreeMap<String, String> {
+    let own: BTreeMap<String, String> = own.into_iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+    if own.contains_key(ANNOTATION_TARGET) {
+        return own;
+    }
+    let from_manifest = layer_annotations_in_manifest(manifest, index);
+    match from_manifest.contains_key(ANNOTATION_TARGET) {
+        true => from_manifest,
+        false => BTreeMap::new(),
+    }
+}
+
 /// Layer `index`'s annotations as the manifest's annotations give them
 /// (empty when it names none).
-pub fn layer_annotations_in_manifest<'a>(manifest: impl IntoIterator<Item = (&'a String, &'a String)>, index: usize) -> BTreeMap<String, String> {
+fn layer_annotations_in_manifest<'a>(manifest: impl IntoIterator<Item = (&'a String, &'a String)>, index: usize) -> BTreeMap<String, String> {
     let prefix = format!("{MANIFEST_LAYER_PREFIX}{index}.");
     manifest
         .into_iter()
@@ -262,6 +281,23 @@ mod tests {
         assert_eq!(manifest_annotation(2, ANNOTATION_TARGET), "dev.wasmpack.aot.layer.2.target");
         assert_eq!(layer_annotations_in_manifest(&manifest, 2), layer, "layer 12 is not layer 2");
         assert!(layer_annotations_in_manifest(&manifest, 1).is_empty());
+    }
+
+    #[test]
+    fn a_layer_is_an_aot_layer_by_its_own_annotations_or_the_manifests() {
+        let target = |value: &str| BTreeMap::from([(ANNOTATION_TARGET.to_string(), value.to_string())]);
+        let manifest = BTreeMap::from([
+            (manifest_annotation(2, ANNOTATION_TARGET), "aarch64-unknown-linux-gnu".to_string()),
+            (manifest_annotation(3, ANNOTATION_ENGINE_HASH), "h3".to_string()),
+        ]);
+        let own = target("x86_64-unknown-linux-gnu");
+        assert_eq!(aot_layer_annotations(&own, &manifest, 1), own, "its own first");
+        assert_eq!(aot_layer_annotations(&own, &manifest, 2), own);
+        let none = BTreeMap::new();
+        assert_eq!(aot_layer_annotations(&none, &manifest, 2), target("aarch64-unknown-linux-gnu"));
+        assert!(aot_layer_annotations(&none, &manifest, 3).is_empty(), "no target: not an AOT layer");
+        let unrelated = BTreeMap::from([("org.opencontainers.image.title".to_string(), "x".to_string())]);
+        assert!(aot_layer_annotations(&unrelated, &none, 0).is_empty(), "a file layer");
     }
 
     #[test]

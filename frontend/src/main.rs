@@ -41,7 +41,7 @@ fn main() -> ExitCode {
         let mut bridge = match Bridge::connect().await {
             Ok(bridge) => bridge,
             Err(err) => {
-                eprintln!("wasmpack-frontend: {err}");
+                eprintln!("wasmpack-frontend: {}", one_line(&err));
                 return ExitCode::FAILURE;
             }
         };
@@ -50,12 +50,12 @@ fn main() -> ExitCode {
         // build's ERROR line, and this process has done its job.
         let returned = match outcome {
             Ok(()) => Ok(()),
-            Err(err) => bridge.return_error(err.to_string()).await,
+            Err(err) => bridge.return_error(one_line(&err)).await,
         };
         match returned {
             Ok(()) => ExitCode::SUCCESS,
             Err(err) => {
-                eprintln!("wasmpack-frontend: {err}");
+                eprintln!("wasmpack-frontend: {}", one_line(&err));
                 ExitCode::FAILURE
             }
         }
@@ -64,6 +64,19 @@ fn main() -> ExitCode {
     // waiting for it would keep BuildKit waiting for this process.
     runtime.shutdown_background();
     code
+}
+
+/// An error and its causes on one line, outermost first: each message
+/// names its own step and leaves the cause to the chain.
+fn one_line(err: &dyn std::error::Error) -> String {
+    let mut line = err.to_string();
+    let mut cause = err.source();
+    while let Some(err) = cause {
+        line.push_str(": ");
+        line.push_str(&err.to_string());
+        cause = err.source();
+    }
+    line
 }
 
 /// Strips custom sections from FILE in place (the frontend's build step).
@@ -116,5 +129,20 @@ fn precompile(args: &[String]) -> ExitCode {
             eprintln!("wasmpack-frontend precompile {module} for {target}: {err}");
             ExitCode::FAILURE
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("reading the Dockerfile")]
+    struct Step(#[source] std::io::Error);
+
+    #[test]
+    fn each_cause_appears_once() {
+        let err = Step(std::io::Error::other("connection reset"));
+        assert_eq!(one_line(&err), "reading the Dockerfile: connection reset");
     }
 }

@@ -29,11 +29,11 @@ pub const ANNOTATION_CONTAINERD_NAME: &str = "io.containerd.image.name";
 pub enum ImageError {
     #[error(transparent)]
     Layer(#[from] LayerError),
-    #[error("building OCI JSON: {0}")]
+    #[error("building OCI JSON")]
     Spec(#[from] oci_spec::OciSpecError),
     #[error("the wasm artifact format holds the module alone; {0} cannot be added to it")]
     ArtifactExtras(&'static str),
-    #[error("{0}")]
+    #[error(transparent)]
     Io(#[from] std::io::Error),
 }
 

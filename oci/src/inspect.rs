@@ -18,7 +18,7 @@ pub enum InspectError {
     Manifest(serde_json::Error),
     #[error("the config is not valid JSON: {0}")]
     Config(serde_json::Error),
-    #[error("reading layer {layer}: {source}")]
+    #[error("reading layer {layer}")]
     Layer { layer: String, source: io::Error },
     #[error(transparent)]
     MediaType(#[from] crate::layer::UnsupportedMediaType),

@@ -119,7 +119,7 @@ pub enum LayerError {
     Duplicate { path: String },
     #[error("image path {path:?} is below {parent:?}, which is not a folder")]
     ParentNotDir { path: String, parent: String },
-    #[error("{path}: {source}")]
+    #[error("{path}")]
     Host { path: PathBuf, source: io::Error },
     #[error(transparent)]
     Io(#[from] io::Error),

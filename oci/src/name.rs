@@ -43,6 +43,15 @@ pub fn normalize_name(name: &str) -> Result<(String, Option<String>), NameError>
     Ok((reference.whole(), tag))
 }
 
+/// Whether a command-line argument that names no file is meant as an image
+/// reference: it parses as one and does not read as a path (`/`, `./`,
+/// `../` or a `.tar` file name), so a mistyped path is reported as missing
+/// instead of being looked up on Docker Hub.
+pub fn is_reference_argument(arg: &str) -> bool {
+    let reads_as_path = arg.starts_with(['/', '.']) || arg.ends_with(".tar");
+    !reads_as_path && parse_reference(arg).is_ok()
+}
+
 /// The reference when `s` is ASCII and valid; `None` means "ask oci-spec".
 fn parse_common(s: &str) -> Option<Reference> {
     if !s.is_ascii() {
@@ -177,6 +186,16 @@ mod tests {
         for s in cases {
             let fast = parse_common(s).unwrap_or_else(|| panic!("{s}: not handled without the regex"));
             assert_eq!(Ok(fast), oci_spec(s), "{s}");
+        }
+    }
+
+    #[test]
+    fn arguments_that_read_as_paths_are_not_references() {
+        for arg in ["demo/hello:1", "127.0.0.1:5000/demo/hello", "hello"] {
+            assert!(is_reference_argument(arg), "{arg}");
+        }
+        for arg in ["missing.tar", "./out", "../out", "/tmp/out", "Not A Reference"] {
+            assert!(!is_reference_argument(arg), "{arg}");
         }
     }
 

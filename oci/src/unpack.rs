@@ -75,6 +75,29 @@ pub fn unpack_layers(layers: &[Blob], dest: &Path) -> Result<(), UnpackError> {
     put_in_place(staging, dest).map_err(io_err(dest))
 }
 
+/// The regular file at `path` (`/app/hello.wasm`) in one layer, `None` when
+/// the layer holds none: one file read without unpacking the layer.
+pub fn read_file(layer: &Blob, path: &str) -> Result<Option<Vec<u8>>, UnpackError> {
+    let layer_err = |source| UnpackError::Layer {
+        layer: layer.digest.clone(),
+        source,
+    };
+    let compression = Compression::from_media_type(&layer.media_type)?;
+    let reader = compression.decompress(layer.data.as_slice()).map_err(layer_err)?;
+    let wanted = path.trim_start_matches('/');
+    let mut archive = tar::Archive::new(reader);
+    for entry in archive.entries().map_err(layer_err)? {
+        let mut entry = entry.map_err(layer_err)?;
+        let name = entry.path().map_err(layer_err)?.to_string_lossy().into_owned();
+        if entry.header().entry_type().is_file() && name.trim_start_matches("./").trim_start_matches('/') == wanted {
+            let mut data = Vec::new();
+            io::Read::read_to_end(&mut entry, &mut data).map_err(layer_err)?;
+            return Ok(Some(data));
+        }
+    }
+    Ok(None)
+}
+
 /// Applies one uncompressed layer tar on top of what `root` holds.
 pub fn unpack_layer(reader: impl io::Read, root: &Path, layer: &str) -> Result<(), UnpackError> {
     let layer_err = |source| UnpackError::Layer {
@@ -340,6 +363,21 @@ mod tests {
         left.sort();
         assert_eq!(left, ["z"]);
         assert!(!dir.path().join("b").exists());
+    }
+
+    #[test]
+    fn one_file_is_read_out_of_a_layer() {
+        let tar = RawTar::new()
+            .entry("app/", tar::EntryType::Directory, "", b"")
+            .file("./app/a.cwasm", b"native")
+            .entry("app/link", tar::EntryType::Symlink, "a.cwasm", b"")
+            .bytes();
+        let layer = Blob::new(crate::layer::MEDIA_TYPE_TAR_GZIP, crate::layer::Compression::Gzip.compress(&tar).unwrap());
+        assert_eq!(read_file(&layer, "/app/a.cwasm").unwrap().unwrap(), b"native");
+        assert_eq!(read_file(&layer, "/app/link").unwrap(), None, "regular files only");
+        assert_eq!(read_file(&layer, "/app").unwrap(), None);
+        let odd = Blob::new("application/octet-stream", tar);
+        assert!(matches!(read_file(&odd, "/app/a.cwasm"), Err(UnpackError::MediaType(_))));
     }
 
     #[test]

@@ -3,10 +3,11 @@
 
 use std::path::Path;
 
-use anyhow::Result;
+use anyhow::{bail, Result};
 use clap::Args;
 use wasmpack_oci::inspect::{describe, ImageReport};
 use wasmpack_oci::layout::{read_image, ImageSource};
+use wasmpack_oci::name::is_reference_argument;
 use wasmpack_registry::pull_image;
 
 use super::{block_on, human_size, print_json, wasm_summary, RegistryArgs};
@@ -28,11 +29,13 @@ pub struct InspectCommand {
 impl InspectCommand {
     pub fn run(self) -> Result<()> {
         let path = Path::new(&self.source);
-        // A path that exists is local; anything else names a registry image.
+        // A path that exists is local; a reference names a registry image.
         let image = if path.exists() {
             read_image(&ImageSource::from_path(path), self.name.as_deref())?
-        } else {
+        } else if is_reference_argument(&self.source) {
             block_on(pull_image(&self.source, None, &self.registry.options(true)))??
+        } else {
+            bail!("{}: no such file, folder or image reference", self.source);
         };
         let report = describe(&image)?;
         if self.json {

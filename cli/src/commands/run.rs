@@ -69,8 +69,7 @@ impl RunCommand {
             self.entrypoint.as_deref(),
             &self.registry.options(false),
             layers.as_ref(),
-        )
-        .with_context(|| format!("reading {}", self.image))?;
+        )?;
         let runner = Runner::new(TrustPolicy::load(self.trust_aot)?, cache)?;
         let prepared = runner.prepare(&workload)?;
         for warning in &prepared.warnings {

@@ -81,8 +81,10 @@ pub enum ErrorKind {
     InstructionBeforeFrom { keyword: &'static str },
     #[error("no FROM instruction: a Dockerfile needs at least one stage")]
     NoStages,
-    #[error("cannot expand {text:?}: {source}")]
-    Expansion { text: String, source: ExpandError },
+    /// The lexer's reason is part of this message, not a cause below it:
+    /// the whole error reaches buildx as one line.
+    #[error("cannot expand {text:?}: {reason}")]
+    Expansion { text: String, reason: ExpandError },
     #[error("{what} {text:?} expands to an empty string")]
     EmptyAfterExpansion { what: &'static str, text: String },
 }

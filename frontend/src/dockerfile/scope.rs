@@ -257,7 +257,7 @@ impl StageExpander<'_> {
                     words.extend(
                         lexer
                             .expand_words(port, &self.vars)
-                            .map_err(|source| ErrorKind::Expansion { text: port.clone(), source })?,
+                            .map_err(|reason| ErrorKind::Expansion { text: port.clone(), reason })?,
                     );
                 }
                 Instruction::Expose(words)
@@ -311,9 +311,9 @@ impl StageExpander<'_> {
 }
 
 fn expand_with(lexer: &Lexer, text: &str, vars: &Variables) -> Result<String, ErrorKind> {
-    lexer.expand(text, vars).map_err(|source| ErrorKind::Expansion {
+    lexer.expand(text, vars).map_err(|reason| ErrorKind::Expansion {
         text: text.to_string(),
-        source,
+        reason,
     })
 }
 

@@ -35,7 +35,7 @@ const DOCKER_MANIFEST_FILE: &str = "manifest.json";
 /// Why a layout or archive could not be read or written.
 #[derive(Debug, thiserror::Error)]
 pub enum LayoutError {
-    #[error("{path}: {source}")]
+    #[error("{path}")]
     Io { path: PathBuf, source: io::Error },
     #[error("{0}: not an OCI image layout (no oci-layout file)")]
     NotALayout(PathBuf),

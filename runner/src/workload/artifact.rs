@@ -1,0 +1,75 @@
+//! An image's precompiled artifacts: described by their layer's
+//! annotations (or, where only the image's files are at hand, by the facts
+//! file beside them), and read out of the layer, or its stored copy, only
+//! when one is chosen.
+
+use std::path::PathBuf;
+
+use wasmpack_oci::digest::Blob;
+use wasmpack_oci::unpack::read_file;
+
+use super::rootfs::resolve_inside;
+use crate::layers::LayerStore;
+use crate::select::AotCandidate;
+
+/// A precompiled artifact the image brings.
+#[derive(Debug)]
+pub struct AotLayer {
+    pub candidate: AotCandidate,
+    source: ArtifactSource,
+}
+
+#[derive(Debug)]
+enum ArtifactSource {
+    /// A file in a layer blob, verified against the manifest; the blob is
+    /// empty when the store holds the layer already.
+    Layer { layer: Blob, path: String, store: Option<LayerStore> },
+    /// A file in an unpacked image, checked against its facts file.
+    File(PathBuf),
+}
+
+/// A precompiled artifact, as wasmtime loads it.
+pub enum Artifact {
+    Bytes(Vec<u8>),
+    /// A file (a stored layer's, or an unpacked image's): mapped, not read.
+    File(PathBuf),
+}
+
+impl AotLayer {
+    /// The artifact at `path` in an unpacked image.
+    pub fn from_file(candidate: AotCandidate, path: PathBuf) -> Self {
+        AotLayer {
+            candidate,
+            source: ArtifactSource::File(path),
+        }
+    }
+
+    /// The artifact at `path` in the AOT layer `layer`, kept in `store`
+    /// when there is one.
+    pub(super) fn in_layer(candidate: AotCandidate, layer: Blob, path: String, store: Option<LayerStore>) -> Self {
+        AotLayer {
+            candidate,
+            source: ArtifactSource::Layer { layer, path, store },
+        }
+    }
+
+    /// The artifact: from the layer store when there is one, so that later
+    /// starts map it straight from there, else from the (verified) blob.
+    pub fn artifact(&self) -> Result<Artifact, String> {
+        match &self.source {
+            ArtifactSource::File(path) => Ok(Artifact::File(path.clone())),
+            ArtifactSource::Layer {
+                layer,
+                path,
+                store: Some(store),
+            } => {
+                let stored = store.open_or_add(layer).map_err(|e| e.to_string())?;
+                resolve_inside(&stored.rootfs, path).map(Artifact::File).map_err(|e| e.to_string())
+            }
+            ArtifactSource::Layer { layer, path, store: None } => match read_file(layer, path).map_err(|e| e.to_string())? {
+                Some(bytes) => Ok(Artifact::Bytes(bytes)),
+                None => Err(format!("the layer holds no {path}")),
+            },
+        }
+    }
+}

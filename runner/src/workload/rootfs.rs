@@ -1,0 +1,103 @@
+//! The image's files as the guest's root: a single file layer from the
+//! layer store (unpacked there once), else every file layer unpacked, with
+//! the packager's safe unpacking, into a folder for this run. Image paths
+//! are resolved inside that root, never out of it.
+
+use std::path::{Path, PathBuf};
+
+use tempfile::TempDir;
+use wasmpack_oci::digest::Blob;
+use wasmpack_oci::unpack::unpack_layers;
+
+use super::{hashed, ModuleBytes};
+use crate::layers::LayerStore;
+use crate::RunError;
+
+/// The folder the guest sees as `/`.
+#[derive(Debug)]
+pub enum Rootfs {
+    /// Unpacked for this run; deleted with the workload.
+    Temporary(TempDir),
+    /// A layer kept in the local cache, shared read-only.
+    Stored(PathBuf),
+}
+
+impl Rootfs {
+    pub fn path(&self) -> &Path {
+        match self {
+            Rootfs::Temporary(dir) => dir.path(),
+            Rootfs::Stored(path) => path,
+        }
+    }
+}
+
+/// The root made of the image's file `layers`, and the module at
+/// `module_path` in it with its digest.
+pub(super) fn unpack(layers: &[Blob], module_path: &str, store: Option<&LayerStore>) -> Result<(Rootfs, ModuleBytes, String), RunError> {
+    if let (Some(store), [layer]) = (store, layers) {
+        let stored = store.open_or_add(layer)?;
+        let (module, digest) = match stored.file_digest(module_path) {
+            Some(digest) => (ModuleBytes::File(resolve_inside(&stored.rootfs, module_path)?), digest.to_string()),
+            // A symlinked entrypoint: resolved and hashed now.
+            None => hashed(read_inside(&stored.rootfs, module_path)?),
+        };
+        return Ok((Rootfs::Stored(stored.rootfs), module, digest));
+    }
+    let dir = tempfile::Builder::new()
+        .prefix("wasmpack-run-")
+        .tempdir()
+        .map_err(|source| RunError::Io {
+            path: std::env::temp_dir(),
+            source,
+        })?;
+    unpack_layers(layers, dir.path())?;
+    let (module, digest) = hashed(read_inside(dir.path(), module_path)?);
+    Ok((Rootfs::Temporary(dir), module, digest))
+}
+
+/// Reads the image file at `path` without following anything out of the
+/// unpacked root (a symlinked entrypoint must stay inside it).
+fn read_inside(root: &Path, path: &str) -> Result<Vec<u8>, RunError> {
+    let resolved = resolve_inside(root, path)?;
+    std::fs::read(&resolved).map_err(|e| RunError::Entrypoint {
+        path: path.to_string(),
+        reason: e.to_string(),
+    })
+}
+
+/// Where the image file `path` is under `root`, refusing anything that
+/// resolves outside it.
+pub fn resolve_inside(root: &Path, path: &str) -> Result<PathBuf, RunError> {
+    let error = |reason: String| RunError::Entrypoint {
+        path: path.to_string(),
+        reason,
+    };
+    let root = root.canonicalize().map_err(|e| error(e.to_string()))?;
+    let resolved = root
+        .join(path.trim_start_matches('/'))
+        .canonicalize()
+        .map_err(|e| error(format!("not in the image ({e})")))?;
+    if !resolved.starts_with(&root) {
+        return Err(error("resolves to a file outside the image".into()));
+    }
+    Ok(resolved)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_entrypoint_cannot_point_outside_the_image() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("root");
+        std::fs::create_dir(&root).unwrap();
+        std::fs::write(dir.path().join("secret"), b"host file").unwrap();
+        std::os::unix::fs::symlink("../secret", root.join("hello.wasm")).unwrap();
+        let err = read_inside(&root, "/hello.wasm").unwrap_err();
+        assert!(err.to_string().contains("outside the image"), "{err}");
+        let err = read_inside(&root, "/../secret").unwrap_err();
+        assert!(err.to_string().contains("outside the image"), "{err}");
+        assert!(read_inside(&root, "/missing.wasm").unwrap_err().to_string().contains("not in the image"));
+    }
+}
