@@ -11,7 +11,7 @@ use wasmpack_oci::key_value::parse_argument;
 use wasmpack_runner::workload::{load, Input};
 use wasmpack_runner::{LocalCache, RunOptions, Runner, TrustPolicy};
 
-use super::RegistryArgs;
+use super::{block_on, RegistryArgs};
 
 /// Run a wasm image, module (.wasm) or precompiled artifact (.cwasm).
 ///
@@ -63,13 +63,13 @@ impl RunCommand {
         let input = Input::detect(&self.image)?;
         let cache = if self.no_cache { None } else { LocalCache::default_location() };
         let layers = cache.as_ref().map(LocalCache::layers);
-        let workload = load(
+        let workload = block_on(load(
             &input,
             self.name.as_deref(),
             self.entrypoint.as_deref(),
             &self.registry.options(false),
             layers.as_ref(),
-        )?;
+        ))??;
         let runner = Runner::new(TrustPolicy::load(self.trust_aot)?, cache)?;
         let prepared = runner.prepare(&workload)?;
         for warning in &prepared.warnings {
