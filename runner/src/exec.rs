@@ -41,13 +41,13 @@ pub fn run(engine: &Engine, program: &Program, options: &RunOptions) -> Result<i
     if let Some(rootfs) = &options.rootfs {
         wasi.preopened_dir(rootfs, "/", FsPerms::ReadOnly).map_err(|e| RunError::Preopen {
             path: rootfs.clone(),
-            reason: format!("{e:#}"),
+            source: e.into(),
         })?;
     }
     for (host, guest) in &options.dirs {
         wasi.preopened_dir(host, guest, FsPerms::ReadWrite).map_err(|e| RunError::Preopen {
             path: host.clone(),
-            reason: format!("{e:#}"),
+            source: e.into(),
         })?;
     }
     let limits = MemoryLimit {
@@ -121,7 +121,7 @@ fn exit_code_of(error: wasmtime::Error, exceeded: Option<usize>, options: &RunOp
     if let Some(Trap::Interrupt) = error.downcast_ref::<Trap>() {
         return Err(options.timeout.map_or(RunError::Interrupted, RunError::Timeout));
     }
-    Err(RunError::Guest(format!("{error:#}")))
+    Err(RunError::Guest(error.into()))
 }
 
 struct ModuleState {

@@ -83,7 +83,7 @@ impl LayerStore {
             return Ok(stored);
         }
         let Some(dir) = self.dir(&layer.digest) else {
-            return Err(RunError::Config(format!("layer digest {} is not sha256", layer.digest)));
+            return Err(RunError::UnstorableDigest(layer.digest.clone()));
         };
         let io_err = |path: &Path| {
             let path = path.to_path_buf();
@@ -109,7 +109,7 @@ impl LayerStore {
             Err(source) => return Err(RunError::Io { path: dir, source }),
         }
         self.open(&layer.digest)?
-            .ok_or_else(|| RunError::Config(format!("stored layer {} vanished", layer.digest)))
+            .ok_or_else(|| RunError::StoredLayerVanished(layer.digest.clone()))
     }
 }
 

@@ -26,9 +26,16 @@ use select::{HostEngine, Verdict};
 pub use trust::TrustPolicy;
 pub use workload::{AotLayer, Artifact, Code, Input, ModuleBytes, Workload};
 
+/// A cause from wasmtime, whose errors are `anyhow` errors: boxed, with
+/// their own chain kept.
+pub type Cause = Box<dyn std::error::Error + Send + Sync>;
+
+/// Why a workload could not be loaded, prepared or run. Each message names
+/// its own step; the cause, if any, is the error's source (the CLI prints
+/// the chain, [`one_line`] writes it into warnings).
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
-    #[error("{path}: {source}")]
+    #[error("{path}")]
     Io { path: PathBuf, source: std::io::Error },
     #[error(transparent)]
     Layout(#[from] wasmpack_oci::layout::LayoutError),
@@ -38,30 +45,69 @@ pub enum RunError {
     Unpack(#[from] wasmpack_oci::unpack::UnpackError),
     #[error(transparent)]
     Aot(#[from] wasmpack_aot::AotError),
-    #[error("invalid reference {reference:?}: {reason}")]
-    Reference { reference: String, reason: String },
-    #[error("{0}")]
-    Config(String),
+    #[error("invalid reference {reference:?}")]
+    Reference {
+        reference: String,
+        source: oci_spec::distribution::ParseError,
+    },
+    #[error("--entrypoint applies to images; a module file is its own entrypoint")]
+    EntrypointOfModule,
+    #[error("reading the image manifest")]
+    Manifest(#[source] oci_spec::OciSpecError),
+    #[error("reading the image config")]
+    ImageConfig(#[source] oci_spec::OciSpecError),
     #[error("the image has no ENTRYPOINT or CMD naming a module")]
     NoEntrypoint,
-    #[error("entrypoint {path}: {reason}")]
-    Entrypoint { path: String, reason: String },
+    #[error("entrypoint {path}: not in the image")]
+    NotInImage { path: String, source: std::io::Error },
+    #[error("entrypoint {path}: resolves to a file outside the image")]
+    OutsideImage { path: String },
+    #[error("reading entrypoint {path}")]
+    Entrypoint { path: String, source: std::io::Error },
+    #[error("layer digest {0} is not sha256")]
+    UnstorableDigest(String),
+    #[error("stored layer {0} vanished")]
+    StoredLayerVanished(String),
+    #[error("reading {path} out of its layer")]
+    ArtifactRead {
+        path: String,
+        source: wasmpack_oci::unpack::UnpackError,
+    },
+    #[error("the layer holds no {0}")]
+    ArtifactMissing(String),
     #[error("{0}: precompiled native code runs outside the wasm sandbox; pass --trust-aot to run it")]
     UntrustedPrecompiled(PathBuf),
-    #[error("{what}: {reason}")]
-    Compile { what: String, reason: String },
-    #[error("preopening {path}: {reason}")]
-    Preopen { path: PathBuf, reason: String },
+    #[error("compiling the module")]
+    Compile(#[source] Cause),
+    #[error("loading {path}")]
+    LoadPrecompiled { path: PathBuf, source: Cause },
+    #[error("serializing the compilation")]
+    Serialize(#[source] Cause),
+    #[error("preopening {path}")]
+    Preopen { path: PathBuf, source: Cause },
     #[error("the guest went over --max-memory ({max} bytes) asking for {desired} bytes, and was stopped")]
     MemoryLimit { desired: usize, max: usize },
     #[error("the guest ran longer than --timeout ({0:?}) and was stopped")]
     Timeout(Duration),
-    #[error("the guest failed: {0}")]
-    Guest(String),
+    #[error("the guest failed")]
+    Guest(#[source] Cause),
     /// The engine's epoch moved without a timeout: the host stopped the
     /// guest (the containerd shim does on SIGTERM).
     #[error("the guest was interrupted")]
     Interrupted,
+}
+
+/// `error` and its causes on one line, `step: cause: cause`, as the CLI
+/// prints errors: for the warnings and notes, which are text.
+pub fn one_line(error: &dyn std::error::Error) -> String {
+    let mut line = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        line.push_str(": ");
+        line.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    line
 }
 
 /// Exit codes for a guest the runner stopped, as `timeout` and a process
@@ -160,8 +206,12 @@ impl Runner {
             // annotations match this engine and module, and the user trusts
             // the image; wasmtime checks the header and settings itself.
             let loaded = layer.artifact().and_then(|artifact| match artifact {
-                Artifact::Bytes(bytes) => unsafe { deserialize(&self.engine, &bytes, is_component) }.map(|program| (program, None)),
-                Artifact::File(path) => unsafe { deserialize_file(&self.engine, &path, is_component) }.map(|program| (program, Some(path))),
+                Artifact::Bytes(bytes) => unsafe { deserialize(&self.engine, &bytes, is_component) }
+                    .map(|program| (program, None))
+                    .map_err(RunError::Compile),
+                Artifact::File(path) => unsafe { deserialize_file(&self.engine, &path, is_component) }
+                    .map(|program| (program, Some(path.clone())))
+                    .map_err(|source| RunError::LoadPrecompiled { path, source }),
             });
             match loaded {
                 Ok((program, file)) => {
@@ -176,8 +226,9 @@ impl Runner {
                     });
                 }
                 Err(why) => warnings.push(format!(
-                    "AOT layer {} refused: {why}; using the module instead (this machine's compilation)",
-                    layer.candidate.layer_digest
+                    "AOT layer {} refused: {}; using the module instead (this machine's compilation)",
+                    layer.candidate.layer_digest,
+                    one_line(&why)
                 )),
             }
         }
@@ -202,7 +253,11 @@ impl Runner {
                         });
                     }
                     Err(why) => {
-                        warnings.push(format!("cached compilation {} unusable ({why}); compiling again", path.display()));
+                        warnings.push(format!(
+                            "cached compilation {} unusable ({}); compiling again",
+                            path.display(),
+                            one_line(&*why)
+                        ));
                         let _ = std::fs::remove_file(path);
                     }
                 }
@@ -214,13 +269,15 @@ impl Runner {
         notes.push(format!("compiled the module in {} ms", started.elapsed().as_millis()));
         let mut file = None;
         if let Some((cache, path)) = entry {
-            let stored = serialize(&program).and_then(|bytes| cache.store_compiled(&path, &bytes).map_err(|e| e.to_string()));
+            let stored = serialize(&program)
+                .map_err(RunError::Serialize)
+                .and_then(|bytes| cache.store_compiled(&path, &bytes));
             match stored {
                 Ok(()) => {
                     notes.push(format!("kept the compilation at {}", path.display()));
                     file = Some(path);
                 }
-                Err(why) => warnings.push(format!("could not cache the compilation: {why}")),
+                Err(why) => warnings.push(format!("could not cache the compilation: {}", one_line(&why))),
             }
         }
         Ok(Prepared {
@@ -250,10 +307,7 @@ impl Runner {
         } else {
             Module::new(&self.engine, bytes).map(Program::Module)
         };
-        compiled.map_err(|e| RunError::Compile {
-            what: "compiling the module".into(),
-            reason: format!("{e:#}"),
-        })
+        compiled.map_err(|e| RunError::Compile(e.into()))
     }
 
     /// Loads a precompiled file: one the user named, with `--trust-aot`, or
@@ -262,14 +316,13 @@ impl Runner {
         if !self.policy.trust_all {
             return Err(RunError::UntrustedPrecompiled(path.to_path_buf()));
         }
-        let what = || format!("loading {}", path.display());
-        let kind = Engine::detect_precompiled_file(path).map_err(|e| RunError::Compile {
-            what: what(),
-            reason: format!("{e:#}"),
-        })?;
+        let loading = |source| RunError::LoadPrecompiled {
+            path: path.to_path_buf(),
+            source,
+        };
+        let kind = Engine::detect_precompiled_file(path).map_err(|e| loading(e.into()))?;
         // SAFETY: the user named this file and passed --trust-aot.
-        let program = unsafe { deserialize_file(&self.engine, path, kind == Some(Precompiled::Component)) }
-            .map_err(|reason| RunError::Compile { what: what(), reason })?;
+        let program = unsafe { deserialize_file(&self.engine, path, kind == Some(Precompiled::Component)) }.map_err(loading)?;
         Ok(Prepared {
             program,
             path: PathTaken::Precompiled,
@@ -280,28 +333,52 @@ impl Runner {
     }
 }
 
-unsafe fn deserialize(engine: &Engine, bytes: &[u8], is_component: bool) -> Result<Program, String> {
+unsafe fn deserialize(engine: &Engine, bytes: &[u8], is_component: bool) -> Result<Program, Cause> {
     let program = if is_component {
         unsafe { Component::deserialize(engine, bytes) }.map(Program::Component)
     } else {
         unsafe { Module::deserialize(engine, bytes) }.map(Program::Module)
     };
-    program.map_err(|e| format!("{e:#}"))
+    program.map_err(Cause::from)
 }
 
-unsafe fn deserialize_file(engine: &Engine, path: &Path, is_component: bool) -> Result<Program, String> {
+unsafe fn deserialize_file(engine: &Engine, path: &Path, is_component: bool) -> Result<Program, Cause> {
     let program = if is_component {
         unsafe { Component::deserialize_file(engine, path) }.map(Program::Component)
     } else {
         unsafe { Module::deserialize_file(engine, path) }.map(Program::Module)
     };
-    program.map_err(|e| format!("{e:#}"))
+    program.map_err(Cause::from)
 }
 
-fn serialize(program: &Program) -> Result<Vec<u8>, String> {
+fn serialize(program: &Program) -> Result<Vec<u8>, Cause> {
     match program {
         Program::Module(module) => module.serialize(),
         Program::Component(component) => component.serialize(),
     }
-    .map_err(|e| format!("{e:#}"))
+    .map_err(Cause::from)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_name_their_step_and_each_cause_appears_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = workload::resolve_inside(dir.path(), "/missing.wasm").unwrap_err();
+        let line = one_line(&missing);
+        assert!(line.starts_with("entrypoint /missing.wasm: not in the image: "), "{line}");
+        assert_eq!(line.matches("No such file or directory").count(), 1, "{line}");
+
+        let runner = Runner::new(TrustPolicy::default(), None).unwrap();
+        let garbage = ModuleBytes::InMemory(b"\0asm\x01\0\0\0garbage".to_vec());
+        let Err(error) = runner.prepare_wasm(&garbage, "sha256:00", &[], None) else {
+            panic!("garbage compiled")
+        };
+        assert_eq!(error.to_string(), "compiling the module");
+        let line = one_line(&error);
+        let cause = line.strip_prefix("compiling the module: ").unwrap_or_else(|| panic!("{line}"));
+        assert!(!cause.is_empty() && !cause.contains("compiling the module"), "{line}");
+    }
 }

@@ -11,7 +11,7 @@ use wasmpack_aot::{ANNOTATION_ARTIFACT_DIGEST, ANNOTATION_TARGET};
 use wasmpack_oci::digest::sha256_digest;
 use wasmpack_runner::select::AotCandidate;
 use wasmpack_runner::workload::resolve_inside;
-use wasmpack_runner::{AotLayer, LocalCache, ModuleBytes, PathTaken, Runner, TrustPolicy};
+use wasmpack_runner::{one_line, AotLayer, LocalCache, ModuleBytes, PathTaken, Runner, TrustPolicy};
 
 use crate::bundle::{BundleError, BundleSpec};
 use crate::handover::{Handover, CODE_MOUNT, HANDOVER_ENV};
@@ -76,7 +76,7 @@ fn choose(spec: &BundleSpec, cache: &LocalCache) -> Result<Option<(PathBuf, Hand
     let module_path = spec.module_path().ok_or("the spec names no entrypoint")?;
     // Docker mounts the root before starting the shim; containerd itself
     // (ctr, Kubernetes) mounts it only when the container is created, later.
-    let module = resolve_inside(&rootfs, &module_path).map_err(|e| format!("the module is not readable on the host yet ({e})"))?;
+    let module = resolve_inside(&rootfs, &module_path).map_err(|e| format!("the module is not readable on the host yet ({})", one_line(&e)))?;
     let bytes = std::fs::read(&module).map_err(|e| format!("{}: {e}", module.display()))?;
     if !bytes.starts_with(b"\0asm") {
         return Ok(None);
@@ -87,10 +87,10 @@ fn choose(spec: &BundleSpec, cache: &LocalCache) -> Result<Option<(PathBuf, Hand
         trusted: Vec::new(),
     };
     let aot: Vec<AotLayer> = image_artifact(&rootfs, &module_path).into_iter().collect();
-    let runner = Runner::new(policy, Some(cache.clone())).map_err(|e| e.to_string())?;
+    let runner = Runner::new(policy, Some(cache.clone())).map_err(|e| one_line(&e))?;
     let prepared = runner
         .prepare_wasm(&ModuleBytes::InMemory(bytes), &digest, &aot, None)
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| one_line(&e))?;
     let file = prepared
         .file
         .ok_or_else(|| format!("compiled, but could not keep it: {}", prepared.warnings.join("; ")))?;

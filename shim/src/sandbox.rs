@@ -8,7 +8,7 @@ use containerd_shim_wasm::sandbox::context::RuntimeContext;
 use containerd_shim_wasm::sandbox::Sandbox;
 use containerd_shim_wasm::shim::{version, Shim, Version};
 use wasmpack_oci::digest::sha256_digest;
-use wasmpack_runner::{ModuleBytes, Prepared, RunError, RunOptions, Runner, TrustPolicy};
+use wasmpack_runner::{one_line, ModuleBytes, Prepared, RunError, RunOptions, Runner, TrustPolicy};
 
 use crate::handover::{code_is_mounted, guest_env, Handover, CODE_MOUNT};
 use crate::stop::{stop_guest_on_signals, stopped_exit_code};
@@ -59,7 +59,7 @@ impl Sandbox for WasmpackSandbox {
             Err(RunError::Interrupted) => Ok(stopped_exit_code()),
             Err(error) => match error.guest_exit_code() {
                 Some(code) => {
-                    eprintln!("wasmpack: {error}");
+                    eprintln!("wasmpack: {}", one_line(&error));
                     Ok(i32::from(code))
                 }
                 None => Err(error.into()),
@@ -78,7 +78,7 @@ fn prepare(runner: &Runner, ctx: &impl RuntimeContext, handover: &Handover) -> a
             if let Some(Err(error)) = loaded {
                 // A version or engine mismatch: still run, just slower.
                 said.warnings
-                    .push(format!("the host side's code does not load ({error}); compiling the module"));
+                    .push(format!("the host side's code does not load ({}); compiling the module", one_line(&error)));
             } else if !handover.taken.starts_with("compiling") {
                 said.taken = "compiling in the container".into();
                 said.notes.push("no code from the host side".into());

@@ -9,7 +9,7 @@ use anyhow::{bail, Context, Result};
 use clap::Args;
 use wasmpack_oci::key_value::parse_argument;
 use wasmpack_runner::workload::{load, Input};
-use wasmpack_runner::{LocalCache, RunOptions, Runner, TrustPolicy};
+use wasmpack_runner::{one_line, LocalCache, RunOptions, Runner, TrustPolicy};
 
 use super::{block_on, RegistryArgs};
 
@@ -98,7 +98,7 @@ impl RunCommand {
             Ok(code) => Ok(ExitCode::from(code as u8)),
             Err(error) => match error.guest_exit_code() {
                 Some(code) => {
-                    eprintln!("error: {error}");
+                    eprintln!("error: {}", one_line(&error));
                     Ok(ExitCode::from(code))
                 }
                 None => Err(error.into()),

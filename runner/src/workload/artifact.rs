@@ -11,6 +11,7 @@ use wasmpack_oci::unpack::read_file;
 use super::rootfs::resolve_inside;
 use crate::layers::LayerStore;
 use crate::select::AotCandidate;
+use crate::RunError;
 
 /// A precompiled artifact the image brings.
 #[derive(Debug)]
@@ -55,7 +56,7 @@ impl AotLayer {
 
     /// The artifact: from the layer store when there is one, so that later
     /// starts map it straight from there, else from the (verified) blob.
-    pub fn artifact(&self) -> Result<Artifact, String> {
+    pub fn artifact(&self) -> Result<Artifact, RunError> {
         match &self.source {
             ArtifactSource::File(path) => Ok(Artifact::File(path.clone())),
             ArtifactSource::Layer {
@@ -63,13 +64,13 @@ impl AotLayer {
                 path,
                 store: Some(store),
             } => {
-                let stored = store.open_or_add(layer).map_err(|e| e.to_string())?;
-                resolve_inside(&stored.rootfs, path).map(Artifact::File).map_err(|e| e.to_string())
+                let stored = store.open_or_add(layer)?;
+                resolve_inside(&stored.rootfs, path).map(Artifact::File)
             }
-            ArtifactSource::Layer { layer, path, store: None } => match read_file(layer, path).map_err(|e| e.to_string())? {
-                Some(bytes) => Ok(Artifact::Bytes(bytes)),
-                None => Err(format!("the layer holds no {path}")),
-            },
+            ArtifactSource::Layer { layer, path, store: None } => {
+                let bytes = read_file(layer, path).map_err(|source| RunError::ArtifactRead { path: path.clone(), source })?;
+                bytes.map(Artifact::Bytes).ok_or_else(|| RunError::ArtifactMissing(path.clone()))
+            }
         }
     }
 }

@@ -36,7 +36,7 @@ pub(super) fn read(source: &ImageSource, name: Option<&str>, entrypoint: Option<
         }
     };
     let (image, rejected) = read_image_with(source, name, plan)?;
-    let defects = rejected.into_iter().map(|r| (r.index, r.error.to_string())).collect();
+    let defects = rejected.into_iter().map(|r| (r.index, crate::one_line(&r.error))).collect();
     from_image(image, defects, None, entrypoint, store)
 }
 
@@ -48,9 +48,9 @@ pub(super) async fn pull(
     entrypoint: Option<&str>,
     store: Option<&LayerStore>,
 ) -> Result<Workload, RunError> {
-    let parsed = parse_reference(reference).map_err(|e| RunError::Reference {
+    let parsed = parse_reference(reference).map_err(|source| RunError::Reference {
         reference: reference.to_string(),
-        reason: e.to_string(),
+        source,
     })?;
     let image = pull_image(reference, None, registry).await?;
     let origin = format!("{}/{}", parsed.registry(), parsed.repository());
@@ -72,13 +72,11 @@ fn from_image(
     entrypoint_override: Option<&str>,
     store: Option<&LayerStore>,
 ) -> Result<Workload, RunError> {
-    let manifest =
-        ImageManifest::from_reader(image.manifest.data.as_slice()).map_err(|e| RunError::Config(format!("image manifest: {e}")))?;
+    let manifest = ImageManifest::from_reader(image.manifest.data.as_slice()).map_err(RunError::Manifest)?;
     let (entrypoint, cmd, env) = if image.config.media_type == MEDIA_TYPE_WASM_CONFIG {
         (vec![format!("/{ARTIFACT_MODULE_FILE}")], Vec::new(), Vec::new())
     } else {
-        let config =
-            ImageConfiguration::from_reader(image.config.data.as_slice()).map_err(|e| RunError::Config(format!("image config: {e}")))?;
+        let config = ImageConfiguration::from_reader(image.config.data.as_slice()).map_err(RunError::ImageConfig)?;
         let runtime = config.config().clone().unwrap_or_default();
         let env = runtime
             .env()

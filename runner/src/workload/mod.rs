@@ -94,9 +94,7 @@ pub async fn load(
     store: Option<&LayerStore>,
 ) -> Result<Workload, RunError> {
     if entrypoint.is_some() && matches!(input, Input::Wasm(_) | Input::Precompiled(_)) {
-        return Err(RunError::Config(
-            "--entrypoint applies to images; a module file is its own entrypoint".into(),
-        ));
+        return Err(RunError::EntrypointOfModule);
     }
     match input {
         Input::Wasm(path) => {

@@ -59,26 +59,28 @@ pub(super) fn unpack(layers: &[Blob], module_path: &str, store: Option<&LayerSto
 /// unpacked root (a symlinked entrypoint must stay inside it).
 fn read_inside(root: &Path, path: &str) -> Result<Vec<u8>, RunError> {
     let resolved = resolve_inside(root, path)?;
-    std::fs::read(&resolved).map_err(|e| RunError::Entrypoint {
+    std::fs::read(&resolved).map_err(|source| RunError::Entrypoint {
         path: path.to_string(),
-        reason: e.to_string(),
+        source,
     })
 }
 
 /// Where the image file `path` is under `root`, refusing anything that
 /// resolves outside it.
 pub fn resolve_inside(root: &Path, path: &str) -> Result<PathBuf, RunError> {
-    let error = |reason: String| RunError::Entrypoint {
-        path: path.to_string(),
-        reason,
-    };
-    let root = root.canonicalize().map_err(|e| error(e.to_string()))?;
+    let root = root.canonicalize().map_err(|source| RunError::Io {
+        path: root.to_path_buf(),
+        source,
+    })?;
     let resolved = root
         .join(path.trim_start_matches('/'))
         .canonicalize()
-        .map_err(|e| error(format!("not in the image ({e})")))?;
+        .map_err(|source| RunError::NotInImage {
+            path: path.to_string(),
+            source,
+        })?;
     if !resolved.starts_with(&root) {
-        return Err(error("resolves to a file outside the image".into()));
+        return Err(RunError::OutsideImage { path: path.to_string() });
     }
     Ok(resolved)
 }
