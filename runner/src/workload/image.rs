@@ -83,7 +83,10 @@ fn from_image(
             .clone()
             .unwrap_or_default()
             .iter()
-            .map(|kv| kv.split_once('=').map_or((kv.clone(), String::new()), |(k, v)| (k.into(), v.into())))
+            .map(|kv| {
+                let (key, value) = wasmpack_oci::key_value::split(kv);
+                (key.to_string(), value.to_string())
+            })
             .collect();
         (
             runtime.entrypoint().clone().unwrap_or_default(),
