@@ -29,13 +29,13 @@ const OPAQUE_WHITEOUT: &str = ".wh..wh..opq";
 pub enum UnpackError {
     #[error("layer {layer}: entry {entry:?} {reason}")]
     Unsafe { layer: String, entry: String, reason: &'static str },
-    #[error("layer {layer}: {source}")]
+    #[error("layer {layer}")]
     Layer { layer: String, source: io::Error },
     #[error(transparent)]
     MediaType(#[from] UnsupportedMediaType),
     #[error("{0}: destination exists and is not empty")]
     NotEmpty(PathBuf),
-    #[error("{path}: {source}")]
+    #[error("{path}")]
     Io { path: PathBuf, source: io::Error },
 }
 
@@ -45,8 +45,8 @@ pub fn unpack_image(image: &Image, dest: &Path) -> Result<(), UnpackError> {
     unpack_layers(&image.layers, dest)
 }
 
-/// [`unpack_image`] for a chosen run of an image's layers.
-pub fn unpack_layers(layers: &[Blob], dest: &Path) -> Result<(), UnpackError> {
+/// [`unpack_image`] for a chosen run of an image's layers, in order.
+pub fn unpack_layers<'a>(layers: impl IntoIterator<Item = &'a Blob>, dest: &Path) -> Result<(), UnpackError> {
     let io_err = |path: &Path| {
         let path = path.to_path_buf();
         move |source| UnpackError::Io { path, source }

@@ -14,6 +14,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use wasmpack_oci::digest::{sha256_hex, Blob, HashingWriter};
+use wasmpack_oci::image_layer::{ImageLayer, LayerContent};
 use wasmpack_oci::unpack::unpack_layers;
 
 use crate::cache::create_private_dir;
@@ -76,6 +77,15 @@ impl LayerStore {
         }))
     }
 
+    /// The stored copy of `layer`: the one kept already (its blob need not
+    /// have been read), else its verified blob unpacked now.
+    pub fn get(&self, layer: &ImageLayer) -> Result<StoredLayer, RunError> {
+        match self.open(&layer.digest())? {
+            Some(stored) => Ok(stored),
+            None => self.open_or_add(verified(layer)?),
+        }
+    }
+
     /// The stored layer for `layer`, unpacking its (verified) blob first if
     /// it is not stored yet.
     pub fn open_or_add(&self, layer: &Blob) -> Result<StoredLayer, RunError> {
@@ -110,6 +120,17 @@ impl LayerStore {
         }
         self.open(&layer.digest)?
             .ok_or_else(|| RunError::StoredLayerVanished(layer.digest.clone()))
+    }
+}
+
+/// The blob of a layer that was read and verified; an error for one that
+/// was not read (the store was to hold it) or was rejected (its reason was
+/// reported when it was).
+pub(crate) fn verified(layer: &ImageLayer) -> Result<&Blob, RunError> {
+    match &layer.content {
+        LayerContent::Verified(blob) => Ok(blob),
+        LayerContent::NotRead => Err(RunError::LayerNotRead(layer.digest())),
+        LayerContent::Rejected(_) => Err(RunError::LayerRejected(layer.digest())),
     }
 }
 
@@ -161,6 +182,7 @@ fn digest_of_file(path: &Path) -> Result<String, RunError> {
 mod tests {
     use super::*;
     use wasmpack_oci::digest::sha256_digest;
+    use wasmpack_oci::image::descriptor_of;
     use wasmpack_oci::layer::{Compression, EntryKind, LayerContents};
 
     fn layer(files: &[(&str, &[u8])]) -> Blob {
@@ -189,15 +211,23 @@ mod tests {
         assert_eq!(stored.file_digest("/hello.wasm"), Some(sha256_digest(b"\0asm module").as_str()));
         assert_eq!(stored.file_digest("/app"), None, "folders have no digest");
 
-        // A second add reads the stored copy: the blob is not needed again.
-        let empty = Blob {
-            data: Vec::new(),
-            ..blob.clone()
+        // A second start gets the stored copy: the blob is not read again.
+        let unread = ImageLayer {
+            descriptor: descriptor_of(&blob),
+            content: LayerContent::NotRead,
         };
-        let again = store.open_or_add(&empty).unwrap();
+        let again = store.get(&unread).unwrap();
         assert_eq!(again.rootfs, stored.rootfs);
         let leftovers: Vec<_> = std::fs::read_dir(dir.path().join("layers")).unwrap().collect();
         assert_eq!(leftovers.len(), 1, "no staging folders remain");
+
+        // A layer left unread for the store, which lost it, is no empty layer.
+        let other = layer(&[("/other", b"x")]);
+        let lost = ImageLayer {
+            descriptor: descriptor_of(&other),
+            content: LayerContent::NotRead,
+        };
+        assert!(matches!(store.get(&lost), Err(RunError::LayerNotRead(digest)) if digest == other.digest));
     }
 
     #[test]

@@ -68,6 +68,10 @@ pub enum RunError {
     UnstorableDigest(String),
     #[error("stored layer {0} vanished")]
     StoredLayerVanished(String),
+    #[error("layer {0} was not read, and the layer store does not hold it")]
+    LayerNotRead(String),
+    #[error("layer {0} was rejected when read")]
+    LayerRejected(String),
     #[error("reading {path} out of its layer")]
     ArtifactRead {
         path: String,

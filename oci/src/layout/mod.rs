@@ -16,7 +16,7 @@ pub use archive::write_archive;
 pub use files::write_atomically;
 pub(crate) use files::{put_in_place, staging_beside};
 pub use folder::{save_image, OciLayout};
-pub use read::{read_image, read_image_with, verify, ImageSource, LayerRead, RejectedLayer};
+pub use read::{read_image, verify, ImageSource, LayerRead, LayoutImage};
 
 use std::io;
 use std::path::{Path, PathBuf};

@@ -10,8 +10,9 @@ use oci_spec::image::{Arch, Descriptor, ImageIndex, ImageManifest, MediaType};
 use super::folder::OciLayout;
 use super::select::select;
 use super::{blob_member, parse_json, LayoutError, INDEX_FILE, LAYOUT_FILE};
-use crate::digest::{sha256_digest, sha256_hex};
+use crate::digest::{sha256_digest, sha256_hex, Blob};
 use crate::image::{blob_of, Image};
+use crate::image_layer::{ImageLayer, LayerContent};
 use crate::platform::platform_of_config;
 
 /// Where an image is read from.
@@ -41,90 +42,115 @@ impl ImageSource {
 /// Reads the image `name` (or the only image) from `source`, verifying every
 /// blob. When the name points at an image index, its wasm manifest is taken.
 pub fn read_image(source: &ImageSource, name: Option<&str>) -> Result<Image, LayoutError> {
-    read_image_with(source, name, |_, _| LayerRead::Required).map(|(image, _)| image)
+    LayoutImage::open(source, name)?.read_all()
 }
 
-/// What [`read_image_with`] does with one layer's blob.
+/// How [`LayoutImage::layer`] treats one layer's blob.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LayerRead {
-    /// Read and verify it; a missing or corrupt blob fails the read.
+    /// Read and verify it; a missing or corrupt blob is an error.
     Required,
-    /// Read and verify it; a missing or corrupt blob is reported as a
-    /// [`RejectedLayer`] (a runner can do without a precompiled artifact).
+    /// Read and verify it; a missing or corrupt blob makes the layer
+    /// [`LayerContent::Rejected`] (a runner can do without a precompiled
+    /// artifact).
     Optional,
-    /// Leave it unread, with no data: the caller already holds this
-    /// content, verified under the same digest.
+    /// Leave it unread ([`LayerContent::NotRead`]): the caller already
+    /// holds this content, verified under the same digest.
     Skip,
 }
 
-/// A layer left out because its blob is missing or does not match its
-/// descriptor; it stays in `Image::layers` with no data.
-#[derive(Debug)]
-pub struct RejectedLayer {
-    pub index: usize,
-    pub error: LayoutError,
+/// An image in a layout or archive whose manifest and config are read and
+/// verified, and whose layers are read one by one when asked for, as
+/// go-containerregistry's layout images are: a caller that holds some
+/// layers already reads only the others.
+pub struct LayoutImage {
+    tree: Tree,
+    root: PathBuf,
+    descriptor: Descriptor,
+    manifest_bytes: Vec<u8>,
+    manifest: ImageManifest,
+    config: Blob,
 }
 
-/// [`read_image`] with a say per layer: `plan(manifest, i)` decides for
-/// the manifest's layer `i`. Skipped and rejected layers stay in
-/// `Image::layers` with empty data, so indexes match the manifest.
-pub fn read_image_with(
-    source: &ImageSource,
-    name: Option<&str>,
-    plan: impl Fn(&ImageManifest, usize) -> LayerRead,
-) -> Result<(Image, Vec<RejectedLayer>), LayoutError> {
-    let tree = match source {
-        ImageSource::Layout(root) => Tree::Dir(OciLayout::open(root)?.root().to_path_buf()),
-        ImageSource::Archive(path) => Tree::read_archive(path)?,
-    };
-    let root = source.path();
-    let index: ImageIndex = parse_json(root, INDEX_FILE, &tree.read(root, INDEX_FILE)?)?;
-    let mut descriptor = select(root, index.manifests(), name)?.clone();
-    // Follow nested indexes (what `buildx -o type=oci` writes) to the
-    // manifest for a wasm platform.
-    for _ in 0..4 {
-        if descriptor.media_type() != &MediaType::ImageIndex {
-            break;
-        }
-        let nested: ImageIndex = parse_json(root, "nested image index", &tree.read_blob(root, &descriptor)?)?;
-        descriptor = nested
-            .manifests()
-            .iter()
-            .find(|d| d.platform().as_ref().is_some_and(|p| p.architecture() == &Arch::Wasm))
-            .cloned()
-            .ok_or_else(|| LayoutError::NoWasmManifest { path: root.to_path_buf() })?;
-    }
-    let manifest_bytes = tree.read_blob(root, &descriptor)?;
-    let manifest: ImageManifest = parse_json(root, "image manifest", &manifest_bytes)?;
-    let config = blob_of(manifest.config(), tree.read_blob(root, manifest.config())?);
-    let mut layers = Vec::with_capacity(manifest.layers().len());
-    let mut rejected = Vec::new();
-    for (index, layer) in manifest.layers().iter().enumerate() {
-        let read = plan(&manifest, index);
-        if read == LayerRead::Skip {
-            layers.push(blob_of(layer, Vec::new()));
-            continue;
-        }
-        match tree.read_blob(root, layer) {
-            Ok(data) => layers.push(blob_of(layer, data)),
-            Err(error @ (LayoutError::MissingBlob { .. } | LayoutError::Corrupt { .. })) if read == LayerRead::Optional => {
-                layers.push(blob_of(layer, Vec::new()));
-                rejected.push(RejectedLayer { index, error });
+impl LayoutImage {
+    /// The image `name` (or the only image) in `source`. When the name
+    /// points at an image index, its wasm manifest is taken.
+    pub fn open(source: &ImageSource, name: Option<&str>) -> Result<Self, LayoutError> {
+        let tree = match source {
+            ImageSource::Layout(root) => Tree::Dir(OciLayout::open(root)?.root().to_path_buf()),
+            ImageSource::Archive(path) => Tree::read_archive(path)?,
+        };
+        let root = source.path();
+        let index: ImageIndex = parse_json(root, INDEX_FILE, &tree.read(root, INDEX_FILE)?)?;
+        let mut descriptor = select(root, index.manifests(), name)?.clone();
+        // Follow nested indexes (what `buildx -o type=oci` writes) to the
+        // manifest for a wasm platform.
+        for _ in 0..4 {
+            if descriptor.media_type() != &MediaType::ImageIndex {
+                break;
             }
-            Err(error) => return Err(error),
+            let nested: ImageIndex = parse_json(root, "nested image index", &tree.read_blob(root, &descriptor)?)?;
+            descriptor = nested
+                .manifests()
+                .iter()
+                .find(|d| d.platform().as_ref().is_some_and(|p| p.architecture() == &Arch::Wasm))
+                .cloned()
+                .ok_or_else(|| LayoutError::NoWasmManifest { path: root.to_path_buf() })?;
         }
+        let manifest_bytes = tree.read_blob(root, &descriptor)?;
+        let manifest: ImageManifest = parse_json(root, "image manifest", &manifest_bytes)?;
+        let config = blob_of(manifest.config(), tree.read_blob(root, manifest.config())?);
+        Ok(Self {
+            tree,
+            root: root.to_path_buf(),
+            descriptor,
+            manifest_bytes,
+            manifest,
+            config,
+        })
     }
-    let platform = match descriptor.platform() {
-        Some(p) => p.clone(),
-        None => platform_of_config(&config.data),
-    };
-    let image = Image {
-        manifest: blob_of(&descriptor, manifest_bytes),
-        config,
-        layers,
-        platform,
-    };
-    Ok((image, rejected))
+
+    pub fn manifest(&self) -> &ImageManifest {
+        &self.manifest
+    }
+
+    pub fn config(&self) -> &Blob {
+        &self.config
+    }
+
+    /// The manifest's layer `index`, its blob treated as `read` says.
+    pub fn layer(&self, index: usize, read: LayerRead) -> Result<ImageLayer, LayoutError> {
+        let descriptor = self.manifest.layers()[index].clone();
+        let content = match read {
+            LayerRead::Skip => LayerContent::NotRead,
+            LayerRead::Required => LayerContent::Verified(self.blob(&descriptor)?),
+            LayerRead::Optional => match self.blob(&descriptor) {
+                Ok(blob) => LayerContent::Verified(blob),
+                Err(error @ (LayoutError::MissingBlob { .. } | LayoutError::Corrupt { .. })) => LayerContent::Rejected(error),
+                Err(error) => return Err(error),
+            },
+        };
+        Ok(ImageLayer { descriptor, content })
+    }
+
+    /// The whole image in memory, every layer read and verified.
+    pub fn read_all(self) -> Result<Image, LayoutError> {
+        let layers = self.manifest.layers().iter().map(|layer| self.blob(layer)).collect::<Result<_, _>>()?;
+        let platform = match self.descriptor.platform() {
+            Some(p) => p.clone(),
+            None => platform_of_config(&self.config.data),
+        };
+        Ok(Image {
+            manifest: blob_of(&self.descriptor, self.manifest_bytes),
+            config: self.config,
+            layers,
+            platform,
+        })
+    }
+
+    fn blob(&self, descriptor: &Descriptor) -> Result<Blob, LayoutError> {
+        Ok(blob_of(descriptor, self.tree.read_blob(&self.root, descriptor)?))
+    }
 }
 
 /// The files of a layout: on disk, or members of an archive, found by one

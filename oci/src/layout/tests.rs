@@ -2,9 +2,10 @@
 
 use super::read::Tree;
 use super::*;
-use crate::image::{Image, ANNOTATION_CONTAINERD_NAME, ANNOTATION_REF_NAME};
-use crate::name::normalize_name;
 use crate::image::{build_image, ImageSpec};
+use crate::image::{Image, ANNOTATION_CONTAINERD_NAME, ANNOTATION_REF_NAME};
+use crate::image_layer::LayerContent;
+use crate::name::normalize_name;
 use wasmpack_wasm::test_modules::hello_wasm;
 
 fn image(epoch: u64) -> Image {
@@ -112,17 +113,39 @@ fn only_optional_layers_may_be_rejected_and_they_are_reported() {
     let layer = layout.blob_path(&img.layers[0].digest).unwrap();
     std::fs::write(&layer, b"tampered").unwrap();
     let source = ImageSource::from_path(dir.path());
-    let (back, rejected) = read_image_with(&source, None, |_, _| LayerRead::Optional).unwrap();
-    assert_eq!(rejected.len(), 1);
-    assert_eq!(rejected[0].index, 0);
-    assert!(matches!(rejected[0].error, LayoutError::Corrupt { .. }));
-    assert!(back.layers[0].data.is_empty(), "a rejected layer carries no data");
-    assert_eq!(back.layers[0].digest, img.layers[0].digest);
-    let err = read_image_with(&source, None, |_, _| LayerRead::Required).unwrap_err();
+    let opened = LayoutImage::open(&source, None).unwrap();
+    let rejected = opened.layer(0, LayerRead::Optional).unwrap();
+    assert!(
+        matches!(&rejected.content, LayerContent::Rejected(LayoutError::Corrupt { .. })),
+        "a rejected layer says why: {:?}",
+        rejected.content
+    );
+    assert!(rejected.blob().is_none(), "a rejected layer carries no data");
+    assert_eq!(rejected.digest(), img.layers[0].digest);
+    let err = opened.layer(0, LayerRead::Required).unwrap_err();
     assert!(matches!(err, LayoutError::Corrupt { .. }), "{err}");
-    let (skipped, rejected) = read_image_with(&source, None, |_, _| LayerRead::Skip).unwrap();
-    assert!(rejected.is_empty(), "a skipped blob is not read, so not judged");
-    assert!(skipped.layers[0].data.is_empty());
+    assert!(matches!(read_image(&source, None), Err(LayoutError::Corrupt { .. })));
+
+    // A skipped blob is not read, so not judged: even a missing one.
+    std::fs::remove_file(&layer).unwrap();
+    let skipped = opened.layer(0, LayerRead::Skip).unwrap();
+    assert!(matches!(skipped.content, LayerContent::NotRead));
+    assert!(skipped.blob().is_none());
+    let missing = opened.layer(0, LayerRead::Optional).unwrap();
+    assert!(matches!(missing.content, LayerContent::Rejected(LayoutError::MissingBlob { .. })));
+}
+
+#[test]
+fn layers_are_read_only_when_asked_for_and_verified() {
+    let dir = tempfile::tempdir().unwrap();
+    let img = image(0);
+    OciLayout::create(dir.path()).unwrap().write_image(&img, None).unwrap();
+    let opened = LayoutImage::open(&ImageSource::from_path(dir.path()), None).unwrap();
+    assert_eq!(opened.config(), &img.config);
+    assert_eq!(opened.manifest().layers().len(), 1);
+    let layer = opened.layer(0, LayerRead::Required).unwrap();
+    assert_eq!(layer.blob(), Some(&img.layers[0]));
+    assert_eq!(opened.layer(0, LayerRead::Optional).unwrap().blob(), Some(&img.layers[0]));
 }
 
 #[test]

@@ -5,11 +5,11 @@
 
 use std::path::PathBuf;
 
-use wasmpack_oci::digest::Blob;
+use wasmpack_oci::image_layer::ImageLayer;
 use wasmpack_oci::unpack::read_file;
 
 use super::rootfs::resolve_inside;
-use crate::layers::LayerStore;
+use crate::layers::{verified, LayerStore};
 use crate::select::AotCandidate;
 use crate::RunError;
 
@@ -22,9 +22,14 @@ pub struct AotLayer {
 
 #[derive(Debug)]
 enum ArtifactSource {
-    /// A file in a layer blob, verified against the manifest; the blob is
-    /// empty when the store holds the layer already.
-    Layer { layer: Blob, path: String, store: Option<LayerStore> },
+    /// A file in an AOT layer: its blob verified against the manifest, or
+    /// not read when the store holds the layer already. (Boxed: a
+    /// descriptor is large beside a path.)
+    Layer {
+        layer: Box<ImageLayer>,
+        path: String,
+        store: Option<LayerStore>,
+    },
     /// A file in an unpacked image, checked against its facts file.
     File(PathBuf),
 }
@@ -47,10 +52,14 @@ impl AotLayer {
 
     /// The artifact at `path` in the AOT layer `layer`, kept in `store`
     /// when there is one.
-    pub(super) fn in_layer(candidate: AotCandidate, layer: Blob, path: String, store: Option<LayerStore>) -> Self {
+    pub(super) fn in_layer(candidate: AotCandidate, layer: ImageLayer, path: String, store: Option<LayerStore>) -> Self {
         AotLayer {
             candidate,
-            source: ArtifactSource::Layer { layer, path, store },
+            source: ArtifactSource::Layer {
+                layer: Box::new(layer),
+                path,
+                store,
+            },
         }
     }
 
@@ -64,11 +73,11 @@ impl AotLayer {
                 path,
                 store: Some(store),
             } => {
-                let stored = store.open_or_add(layer)?;
+                let stored = store.get(layer)?;
                 resolve_inside(&stored.rootfs, path).map(Artifact::File)
             }
             ArtifactSource::Layer { layer, path, store: None } => {
-                let bytes = read_file(layer, path).map_err(|source| RunError::ArtifactRead { path: path.clone(), source })?;
+                let bytes = read_file(verified(layer)?, path).map_err(|source| RunError::ArtifactRead { path: path.clone(), source })?;
                 bytes.map(Artifact::Bytes).ok_or_else(|| RunError::ArtifactMissing(path.clone()))
             }
         }

@@ -1,13 +1,15 @@
 //! An image as a workload: read from a layout or archive (only the blobs
-//! the layer store lacks) or pulled from a registry; ENTRYPOINT, CMD and
+//! it needs) or pulled from a registry; ENTRYPOINT, CMD and
 //! Env from its config; its AOT layers told from its file layers.
 
 use std::collections::BTreeMap;
 
 use oci_spec::image::{Descriptor, ImageConfiguration, ImageManifest};
 use wasmpack_aot::ANNOTATION_TARGET;
-use wasmpack_oci::image::{Image, MEDIA_TYPE_WASM_CONFIG};
-use wasmpack_oci::layout::{read_image_with, ImageSource, LayerRead};
+use wasmpack_oci::digest::Blob;
+use wasmpack_oci::image::MEDIA_TYPE_WASM_CONFIG;
+use wasmpack_oci::image_layer::{ImageLayer, LayerContent};
+use wasmpack_oci::layout::{ImageSource, LayerRead, LayoutImage};
 use wasmpack_oci::name::parse_reference;
 use wasmpack_oci::unpack::ARTIFACT_MODULE_FILE;
 use wasmpack_registry::{pull_image, RegistryOptions};
@@ -18,26 +20,32 @@ use crate::layers::LayerStore;
 use crate::select::AotCandidate;
 use crate::RunError;
 
-/// The image `name` (or the only one) in a layout or archive.
+/// The image `name` (or the only one) in a layout or archive, reading
+/// only the layer blobs that are needed: not those the store holds (a
+/// stored layer was verified against the same digest when it was added),
+/// except that several file layers are merged in a temporary root, so they
+/// are read; an AOT layer's blob may be rejected, which refuses only it.
 pub(super) fn read(source: &ImageSource, name: Option<&str>, entrypoint: Option<&str>, store: Option<&LayerStore>) -> Result<Workload, RunError> {
-    // Blobs the store holds are not read again: a stored layer was
-    // verified against the same digest when it was added. Several file
-    // layers are merged in a temporary root, so they are read.
+    let image = LayoutImage::open(source, name)?;
+    let manifest = image.manifest();
+    let is_aot: Vec<bool> = (0..manifest.layers().len()).map(|i| !aot_annotations(manifest, i).is_empty()).collect();
+    let file_layers = is_aot.iter().filter(|aot| !**aot).count();
     let stored = |d: &Descriptor| store.is_some_and(|s| s.has(d.digest().as_ref()));
-    let plan = |manifest: &ImageManifest, index: usize| {
-        let layers = manifest.layers();
-        let is_aot = |i: usize| !aot_annotations(manifest, i).is_empty();
-        let file_layers = (0..layers.len()).filter(|&i| !is_aot(i)).count();
-        match (is_aot(index), stored(&layers[index])) {
-            (true, true) => LayerRead::Skip,
-            (true, false) => LayerRead::Optional,
-            (false, true) if file_layers == 1 => LayerRead::Skip,
-            (false, _) => LayerRead::Required,
-        }
-    };
-    let (image, rejected) = read_image_with(source, name, plan)?;
-    let defects = rejected.into_iter().map(|r| (r.index, crate::one_line(&r.error))).collect();
-    from_image(image, defects, None, entrypoint, store)
+    let layers = manifest
+        .layers()
+        .iter()
+        .enumerate()
+        .map(|(index, layer)| {
+            let read = match (is_aot[index], stored(layer)) {
+                (true, true) => LayerRead::Skip,
+                (true, false) => LayerRead::Optional,
+                (false, true) if file_layers == 1 => LayerRead::Skip,
+                (false, _) => LayerRead::Required,
+            };
+            image.layer(index, read)
+        })
+        .collect::<Result<_, _>>()?;
+    from_image(manifest, image.config(), layers, None, entrypoint, store)
 }
 
 /// The image `reference` names, pulled (a pull verifies every blob: a
@@ -54,7 +62,17 @@ pub(super) async fn pull(
     })?;
     let image = pull_image(reference, None, registry).await?;
     let origin = format!("{}/{}", parsed.registry(), parsed.repository());
-    from_image(image, Vec::new(), Some(origin), entrypoint, store)
+    let manifest = ImageManifest::from_reader(image.manifest.data.as_slice()).map_err(RunError::Manifest)?;
+    let layers = manifest
+        .layers()
+        .iter()
+        .zip(image.layers)
+        .map(|(descriptor, blob)| ImageLayer {
+            descriptor: descriptor.clone(),
+            content: LayerContent::Verified(blob),
+        })
+        .collect();
+    from_image(&manifest, &image.config, layers, Some(origin), entrypoint, store)
 }
 
 /// Layer `index`'s AOT annotations (empty for a file layer), in the format
@@ -64,19 +82,19 @@ fn aot_annotations(manifest: &ImageManifest, index: usize) -> BTreeMap<String, S
     wasmpack_aot::aot_layer_annotations(own.into_iter().flatten(), manifest.annotations().iter().flatten(), index)
 }
 
-/// `defects`: layer index and why its blob was not usable.
+/// The workload of an image: `layers` are the manifest's, in its order.
 fn from_image(
-    image: Image,
-    defects: Vec<(usize, String)>,
+    manifest: &ImageManifest,
+    config: &Blob,
+    layers: Vec<ImageLayer>,
     origin: Option<String>,
     entrypoint_override: Option<&str>,
     store: Option<&LayerStore>,
 ) -> Result<Workload, RunError> {
-    let manifest = ImageManifest::from_reader(image.manifest.data.as_slice()).map_err(RunError::Manifest)?;
-    let (entrypoint, cmd, env) = if image.config.media_type == MEDIA_TYPE_WASM_CONFIG {
+    let (entrypoint, cmd, env) = if config.media_type == MEDIA_TYPE_WASM_CONFIG {
         (vec![format!("/{ARTIFACT_MODULE_FILE}")], Vec::new(), Vec::new())
     } else {
-        let config = ImageConfiguration::from_reader(image.config.data.as_slice()).map_err(RunError::ImageConfig)?;
+        let config = ImageConfiguration::from_reader(config.data.as_slice()).map_err(RunError::ImageConfig)?;
         let runtime = config.config().clone().unwrap_or_default();
         let env = runtime
             .env()
@@ -102,18 +120,22 @@ fn from_image(
 
     let mut aot = Vec::new();
     let mut files = Vec::new();
-    for (index, layer) in image.layers.into_iter().enumerate() {
-        let annotations = aot_annotations(&manifest, index);
+    for (index, layer) in layers.into_iter().enumerate() {
+        let annotations = aot_annotations(manifest, index);
         if annotations.is_empty() {
             files.push(layer);
             continue;
         }
         let target = annotations.get(ANNOTATION_TARGET).map_or("", String::as_str);
         let path = wasmpack_aot::artifact_path(&module_path, target);
+        let defect = match &layer.content {
+            LayerContent::Rejected(why) => Some(crate::one_line(why)),
+            LayerContent::Verified(_) | LayerContent::NotRead => None,
+        };
         let candidate = AotCandidate {
-            layer_digest: layer.digest.clone(),
+            layer_digest: layer.digest(),
             annotations,
-            defect: defects.iter().find(|(i, _)| *i == index).map(|(_, why)| why.clone()),
+            defect,
         };
         aot.push(AotLayer::in_layer(candidate, layer, path, store.cloned()));
     }
@@ -133,6 +155,53 @@ fn from_image(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use wasmpack_oci::image::{build_image, AotArtifact, ImageSpec};
+    use wasmpack_oci::layout::OciLayout;
+
+    /// A layout holding an image of a module and one AOT layer.
+    fn layout_with_aot(dir: &std::path::Path) -> wasmpack_oci::image::Image {
+        let target = "x86_64-unknown-linux-gnu";
+        let image = build_image(&ImageSpec {
+            wasm: wat::parse_str("(module)").unwrap(),
+            wasm_path: "/hello.wasm".into(),
+            aot: vec![AotArtifact {
+                path: wasmpack_aot::artifact_path("/hello.wasm", target),
+                bytes: b"native".to_vec(),
+                annotations: BTreeMap::from([(ANNOTATION_TARGET.to_string(), target.to_string())]),
+                facts: None,
+            }],
+            ..Default::default()
+        })
+        .unwrap();
+        OciLayout::create(dir).unwrap().write_image(&image, None).unwrap();
+        image
+    }
+
+    #[test]
+    fn a_tampered_aot_layer_is_a_defect_and_stored_layers_are_not_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let layout = dir.path().join("layout");
+        let image = layout_with_aot(&layout);
+        let source = ImageSource::Layout(layout.clone());
+        let blob = |i: usize| OciLayout::open(&layout).unwrap().blob_path(&image.layers[i].digest).unwrap();
+        std::fs::write(blob(1), b"tampered").unwrap();
+        let workload = read(&source, None, None, None).unwrap();
+        let defect = workload.aot[0].candidate.defect.as_deref().unwrap_or_default();
+        assert!(defect.contains("does not match"), "the rejection says why: {defect}");
+
+        // Stored once, the layers' blobs are not read again: damaged, they
+        // are not even noticed.
+        let store = LayerStore::new(dir.path().join("layers"));
+        let mut files = std::fs::read(blob(0)).unwrap();
+        read(&source, None, None, Some(&store)).unwrap();
+        files.truncate(1);
+        std::fs::write(blob(0), &files).unwrap();
+        let workload = read(&source, None, None, Some(&store)).unwrap();
+        assert!(matches!(workload.code, Code::Wasm { .. }));
+        assert!(workload.rootfs.unwrap().path().join("hello.wasm").is_file());
+        // Without the store the damaged file layer is required: it fails.
+        assert!(matches!(read(&source, None, None, None), Err(RunError::Layout(_))));
+    }
 
     #[test]
     fn aot_layers_are_known_by_their_own_annotations_or_the_manifests() {

@@ -6,11 +6,11 @@
 use std::path::{Path, PathBuf};
 
 use tempfile::TempDir;
-use wasmpack_oci::digest::Blob;
+use wasmpack_oci::image_layer::ImageLayer;
 use wasmpack_oci::unpack::unpack_layers;
 
 use super::{hashed, ModuleBytes};
-use crate::layers::LayerStore;
+use crate::layers::{verified, LayerStore};
 use crate::RunError;
 
 /// The folder the guest sees as `/`.
@@ -33,9 +33,9 @@ impl Rootfs {
 
 /// The root made of the image's file `layers`, and the module at
 /// `module_path` in it with its digest.
-pub(super) fn unpack(layers: &[Blob], module_path: &str, store: Option<&LayerStore>) -> Result<(Rootfs, ModuleBytes, String), RunError> {
+pub(super) fn unpack(layers: &[ImageLayer], module_path: &str, store: Option<&LayerStore>) -> Result<(Rootfs, ModuleBytes, String), RunError> {
     if let (Some(store), [layer]) = (store, layers) {
-        let stored = store.open_or_add(layer)?;
+        let stored = store.get(layer)?;
         let (module, digest) = match stored.file_digest(module_path) {
             Some(digest) => (ModuleBytes::File(resolve_inside(&stored.rootfs, module_path)?), digest.to_string()),
             // A symlinked entrypoint: resolved and hashed now.
@@ -50,7 +50,8 @@ pub(super) fn unpack(layers: &[Blob], module_path: &str, store: Option<&LayerSto
             path: std::env::temp_dir(),
             source,
         })?;
-    unpack_layers(layers, dir.path())?;
+    let blobs = layers.iter().map(verified).collect::<Result<Vec<_>, _>>()?;
+    unpack_layers(blobs, dir.path())?;
     let (module, digest) = hashed(read_inside(dir.path(), module_path)?);
     Ok((Rootfs::Temporary(dir), module, digest))
 }
