@@ -2,13 +2,12 @@
 //! layers, and the facts about the wasm module its entrypoint names.
 
 use std::collections::BTreeMap;
-use std::io::{self, Read};
 use std::path::Path;
 
 use serde::Serialize;
 
 use crate::image::{Image, MEDIA_TYPE_WASM_CONFIG, MEDIA_TYPE_WASM_LAYER};
-use crate::layer::Compression;
+use crate::unpack::{read_file, UnpackError};
 use wasmpack_wasm::{validate, WasmError, WasmFacts};
 
 /// Why an image could not be described.
@@ -18,10 +17,8 @@ pub enum InspectError {
     Manifest(serde_json::Error),
     #[error("the config is not valid JSON: {0}")]
     Config(serde_json::Error),
-    #[error("reading layer {layer}")]
-    Layer { layer: String, source: io::Error },
-    #[error(transparent)]
-    MediaType(#[from] crate::layer::UnsupportedMediaType),
+    #[error("reading the entrypoint out of its layer")]
+    Layer(#[from] UnpackError),
 }
 
 /// The report, in the shape `--json` prints it.
@@ -143,24 +140,10 @@ fn entrypoint_facts(image: &Image, entrypoint: Option<&str>) -> Result<Result<Wa
     let Some(path) = entrypoint else {
         return Ok(Err("the image has no entrypoint".to_string()));
     };
-    let wanted = path.trim_start_matches('/');
     let mut found = None;
     for layer in &image.layers {
-        let layer_err = |source| InspectError::Layer {
-            layer: layer.digest.clone(),
-            source,
-        };
-        let compression = Compression::from_media_type(&layer.media_type)?;
-        let reader = compression.decompress(layer.data.as_slice()).map_err(layer_err)?;
-        let mut archive = tar::Archive::new(reader);
-        for entry in archive.entries().map_err(layer_err)? {
-            let mut entry = entry.map_err(layer_err)?;
-            let name = entry.path().map_err(layer_err)?.to_string_lossy().into_owned();
-            if name.trim_start_matches("./").trim_start_matches('/') == wanted && entry.header().entry_type() == tar::EntryType::Regular {
-                let mut data = Vec::new();
-                entry.read_to_end(&mut data).map_err(layer_err)?;
-                found = Some(data);
-            }
+        if let Some(data) = read_file(layer, path)? {
+            found = Some(data);
         }
     }
     Ok(match found {

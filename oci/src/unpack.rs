@@ -76,7 +76,8 @@ pub fn unpack_layers<'a>(layers: impl IntoIterator<Item = &'a Blob>, dest: &Path
 }
 
 /// The regular file at `path` (`/app/hello.wasm`) in one layer, `None` when
-/// the layer holds none: one file read without unpacking the layer.
+/// the layer holds none: one file read without unpacking the layer. Of
+/// several entries for the path the last counts, as when unpacking.
 pub fn read_file(layer: &Blob, path: &str) -> Result<Option<Vec<u8>>, UnpackError> {
     let layer_err = |source| UnpackError::Layer {
         layer: layer.digest.clone(),
@@ -85,6 +86,7 @@ pub fn read_file(layer: &Blob, path: &str) -> Result<Option<Vec<u8>>, UnpackErro
     let compression = Compression::from_media_type(&layer.media_type)?;
     let reader = compression.decompress(layer.data.as_slice()).map_err(layer_err)?;
     let wanted = path.trim_start_matches('/');
+    let mut found = None;
     let mut archive = tar::Archive::new(reader);
     for entry in archive.entries().map_err(layer_err)? {
         let mut entry = entry.map_err(layer_err)?;
@@ -92,10 +94,10 @@ pub fn read_file(layer: &Blob, path: &str) -> Result<Option<Vec<u8>>, UnpackErro
         if entry.header().entry_type().is_file() && name.trim_start_matches("./").trim_start_matches('/') == wanted {
             let mut data = Vec::new();
             io::Read::read_to_end(&mut entry, &mut data).map_err(layer_err)?;
-            return Ok(Some(data));
+            found = Some(data);
         }
     }
-    Ok(None)
+    Ok(found)
 }
 
 /// Applies one uncompressed layer tar on top of what `root` holds.
@@ -369,8 +371,9 @@ mod tests {
     fn one_file_is_read_out_of_a_layer() {
         let tar = RawTar::new()
             .entry("app/", tar::EntryType::Directory, "", b"")
-            .file("./app/a.cwasm", b"native")
+            .file("./app/a.cwasm", b"first")
             .entry("app/link", tar::EntryType::Symlink, "a.cwasm", b"")
+            .file("app/a.cwasm", b"native")
             .bytes();
         let layer = Blob::new(crate::layer::MEDIA_TYPE_TAR_GZIP, crate::layer::Compression::Gzip.compress(&tar).unwrap());
         assert_eq!(read_file(&layer, "/app/a.cwasm").unwrap().unwrap(), b"native");
