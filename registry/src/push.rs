@@ -28,24 +28,36 @@ pub struct PushReport {
 /// Pushes `image` to `reference` (`registry/repository:tag`). Each blob
 /// sent is copied once for the HTTP client; [`push_owned_image`] avoids that.
 pub async fn push_image(image: &Image, reference: &str, options: &RegistryOptions) -> Result<PushReport, RegistryError> {
-    push(image, |blob, _| Bytes::copy_from_slice(&blob.data), reference, options).await
+    let blobs = image.blobs().map(|blob| (blob.digest.as_str(), blob.size, blob)).collect();
+    push(&image.manifest, blobs, |blob| Bytes::copy_from_slice(&blob.data), reference, options).await
 }
 
 /// [`push_image`] for a caller done with the image: the blobs' bytes go to
 /// the HTTP client as they are. Copying a 20 MB layer (fresh pages, page
 /// faults) took as much CPU as the rest of its push to a local registry.
-pub async fn push_owned_image(mut image: Image, reference: &str, options: &RegistryOptions) -> Result<PushReport, RegistryError> {
-    // Same order as Image::blobs(); the blobs keep their digests and sizes.
-    let bodies: Vec<Bytes> = std::iter::once(&mut image.config)
-        .chain(&mut image.layers)
-        .map(|blob| Bytes::from(std::mem::take(&mut blob.data)))
+pub async fn push_owned_image(image: Image, reference: &str, options: &RegistryOptions) -> Result<PushReport, RegistryError> {
+    let Image {
+        manifest, config, layers, ..
+    } = image;
+    // Same order as Image::blobs().
+    let owned: Vec<(String, u64, Bytes)> = std::iter::once(config)
+        .chain(layers)
+        .map(|blob| (blob.digest, blob.size, Bytes::from(blob.data)))
         .collect();
-    push(&image, |_, i| bodies[i].clone(), reference, options).await
+    let blobs = owned.iter().map(|(digest, size, bytes)| (digest.as_str(), *size, bytes)).collect();
+    push(&manifest, blobs, |bytes| Bytes::clone(bytes), reference, options).await
 }
 
-/// The push itself; `body(blob, index)` gives the bytes of the index-th
-/// blob of `image.blobs()`, asked for only when the registry lacks it.
-async fn push(image: &Image, body: impl Fn(&Blob, usize) -> Bytes, reference: &str, options: &RegistryOptions) -> Result<PushReport, RegistryError> {
+/// The push itself: `blobs` are the config's and the layers' `(digest,
+/// size, content)`; `body(content)` makes the bytes to send, asked for only
+/// when the registry lacks the blob.
+async fn push<B>(
+    manifest: &Blob,
+    blobs: Vec<(&str, u64, B)>,
+    body: impl Fn(&B) -> Bytes,
+    reference: &str,
+    options: &RegistryOptions,
+) -> Result<PushReport, RegistryError> {
     let session = Session::open(reference, options)?;
     let target = &session.reference;
     let client = &session.client;
@@ -53,37 +65,37 @@ async fn push(image: &Image, body: impl Fn(&Blob, usize) -> Bytes, reference: &s
         .await
         .map_err(session.transfer_error("authenticating"))?;
 
-    let total = image.blobs().map(|b| b.size).sum();
+    let total = blobs.iter().map(|(_, size, _)| size).sum();
     let bar = progress_bar(options, total, "pushing");
     let (mut uploaded, mut skipped) = (0, 0);
-    for (index, blob) in image.blobs().enumerate() {
-        let present = with_retry(|| client.blob_exists(target, &blob.digest))
+    for (digest, size, content) in &blobs {
+        let present = with_retry(|| client.blob_exists(target, digest))
             .await
-            .map_err(session.transfer_error(format!("checking blob {}", blob.digest)))?;
+            .map_err(session.transfer_error(format!("checking blob {digest}")))?;
         if present {
             skipped += 1;
         } else {
             // Made once: a retry clones the handle, not the bytes.
-            let data = body(blob, index);
-            with_retry(|| client.push_blob(target, data.clone(), &blob.digest))
+            let data = body(content);
+            with_retry(|| client.push_blob(target, data.clone(), digest))
                 .await
-                .map_err(session.transfer_error(format!("uploading blob {}", blob.digest)))?;
+                .map_err(session.transfer_error(format!("uploading blob {digest}")))?;
             uploaded += 1;
         }
-        bar.inc(blob.size);
+        bar.inc(*size);
     }
-    let content_type = HeaderValue::from_str(&image.manifest.media_type).map_err(|e| RegistryError::Content {
+    let content_type = HeaderValue::from_str(&manifest.media_type).map_err(|e| RegistryError::Content {
         reference: reference.to_string(),
         reason: format!("manifest media type: {e}"),
     })?;
-    with_retry(|| client.push_manifest_raw(target, image.manifest.data.clone(), content_type.clone()))
+    with_retry(|| client.push_manifest_raw(target, manifest.data.clone(), content_type.clone()))
         .await
         .map_err(session.transfer_error("uploading the manifest"))?;
     bar.finish_and_clear();
     Ok(PushReport {
         reference: target.whole(),
-        digest: image.manifest.digest.clone(),
-        size: image.manifest.size,
+        digest: manifest.digest.clone(),
+        size: manifest.size,
         uploaded,
         skipped,
     })
