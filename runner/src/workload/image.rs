@@ -1,6 +1,6 @@
 //! An image as a workload: read from a layout or archive (only the blobs
-//! it needs) or pulled from a registry; ENTRYPOINT, CMD and
-//! Env from its config; its AOT layers told from its file layers.
+//! it needs) or pulled from a registry; ENTRYPOINT, CMD and Env from its
+//! config; its AOT layers told from its file layers.
 
 use std::collections::BTreeMap;
 
