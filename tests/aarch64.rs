@@ -26,7 +26,11 @@ fn stderr(out: &Output) -> String {
 fn the_aarch64_runner_takes_the_aarch64_layer_when_trusted_and_compiles_otherwise() {
     let bin = std::fs::read(cross_bin(TRIPLE, "wasmpack")).unwrap();
     assert_eq!(&bin[..4], b"\x7fELF");
-    assert_eq!(u16::from_le_bytes([bin[18], bin[19]]), 183, "e_machine is EM_AARCH64");
+    assert_eq!(
+        u16::from_le_bytes([bin[18], bin[19]]),
+        183,
+        "e_machine is EM_AARCH64"
+    );
 
     let dir = tempfile::tempdir().unwrap();
     let wasm = rust_guest(GUEST, dir.path(), "guest.wasm");
@@ -55,7 +59,10 @@ fn the_aarch64_runner_takes_the_aarch64_layer_when_trusted_and_compiles_otherwis
         String::from_utf8_lossy(&trusted.stdout),
         "argv=[\"/guest.wasm\", \"a\", \"b\"] greeting=hi\n"
     );
-    assert!(said.contains("using the image's AOT layer") && said.contains(TRIPLE), "{said}");
+    assert!(
+        said.contains("using the image's AOT layer") && said.contains(TRIPLE),
+        "{said}"
+    );
     assert!(
         said.contains("is for x86_64-unknown-linux-gnu"),
         "the x86_64 layer is passed over: {said}"
@@ -65,8 +72,15 @@ fn the_aarch64_runner_takes_the_aarch64_layer_when_trusted_and_compiles_otherwis
     let untrusted = run_on_aarch64(dir.path(), &["layout", "-v", "--", "a"]);
     let said = stderr(&untrusted);
     assert_eq!(untrusted.status.code(), Some(2), "{said}");
-    assert!(said.contains("not trusted") && said.contains("compiled the module"), "{said}");
+    assert!(
+        said.contains("not trusted") && said.contains("compiled the module"),
+        "{said}"
+    );
     let again = run_on_aarch64(dir.path(), &["layout", "-v", "--", "a"]);
     assert_eq!(again.status.code(), Some(2));
-    assert!(stderr(&again).contains("using this machine's compilation"), "{}", stderr(&again));
+    assert!(
+        stderr(&again).contains("using this machine's compilation"),
+        "{}",
+        stderr(&again)
+    );
 }

@@ -35,19 +35,33 @@ impl LoadedImage {
 
 impl Drop for LoadedImage {
     fn drop(&mut self) {
-        let _ = Command::new("docker").args(["image", "rm", "-f", &self.0]).output();
+        let _ = Command::new("docker")
+            .args(["image", "rm", "-f", &self.0])
+            .output();
     }
 }
 
 fn read_json(path: &Path) -> Value {
-    serde_json::from_slice(&std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))).unwrap()
+    serde_json::from_slice(
+        &std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display())),
+    )
+    .unwrap()
 }
 
 /// The image config inside an OCI archive, read with tar rather than our own
 /// reader, so that the comparison with Docker does not trust wasmpack twice.
 fn archive_config(archive: &Path) -> Value {
     let dir = tempfile::tempdir().unwrap();
-    tool("tar", &["-xf", archive.to_str().unwrap(), "-C", dir.path().to_str().unwrap()], dir.path());
+    tool(
+        "tar",
+        &[
+            "-xf",
+            archive.to_str().unwrap(),
+            "-C",
+            dir.path().to_str().unwrap(),
+        ],
+        dir.path(),
+    );
     let blob = |digest: &Value| {
         dir.path()
             .join("blobs/sha256")
@@ -64,20 +78,39 @@ fn archive_config(archive: &Path) -> Value {
 fn build_and_load(image: &LoadedImage, extra: &[&str]) -> (Value, String, Value) {
     require_engine();
     let (dir, _) = workdir();
-    let mut args = vec!["build", "hello.wasm", "-t", &image.0, "-o", "img.tar", "--json"];
+    let mut args = vec![
+        "build",
+        "hello.wasm",
+        "-t",
+        &image.0,
+        "-o",
+        "img.tar",
+        "--json",
+    ];
     args.extend_from_slice(extra);
     let built = support::json(&wasmpack(&args, dir.path(), &[]));
     let digest = built["digest"].as_str().unwrap().to_string();
 
     let out = tool("docker", &["load", "-i", "img.tar"], dir.path());
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(stdout.contains(&format!("Loaded image: {}", image.0)), "docker load said: {stdout}");
+    assert!(
+        stdout.contains(&format!("Loaded image: {}", image.0)),
+        "docker load said: {stdout}"
+    );
 
     let out = docker(&["image", "inspect", &image.0], dir.path());
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let inspected: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(inspected.as_array().map(Vec::len), Some(1), "{inspected}");
-    (inspected[0].clone(), digest, archive_config(&dir.path().join("img.tar")))
+    (
+        inspected[0].clone(),
+        digest,
+        archive_config(&dir.path().join("img.tar")),
+    )
 }
 
 #[test]
@@ -109,8 +142,15 @@ fn docker_load_reports_wasi_wasm_with_our_config() {
     assert_eq!(inspected["Id"], digest.as_str());
 
     let layers = &inspected["RootFS"]["Layers"];
-    assert_eq!(layers.as_array().map(Vec::len), Some(1), "one layer: {layers}");
-    assert_eq!(layers, &config["rootfs"]["diff_ids"], "Docker unpacked the layer our config names");
+    assert_eq!(
+        layers.as_array().map(Vec::len),
+        Some(1),
+        "one layer: {layers}"
+    );
+    assert_eq!(
+        layers, &config["rootfs"]["diff_ids"],
+        "Docker unpacked the layer our config names"
+    );
 
     let c = &inspected["Config"];
     assert_eq!(c["Entrypoint"], json!(["/hello.wasm"]));
@@ -132,12 +172,19 @@ fn docker_load_keeps_the_chosen_wasi_os_with_any_compression() {
         ("wasip2", "gzip", "wasip2"),
     ] {
         let image = LoadedImage::new("platform");
-        let (inspected, digest, config) = build_and_load(&image, &["--platform", platform, "--compression", compression]);
+        let (inspected, digest, config) = build_and_load(
+            &image,
+            &["--platform", platform, "--compression", compression],
+        );
         let what = format!("--platform {platform} --compression {compression}");
         assert_eq!(inspected["Os"], os, "{what}");
         assert_eq!(inspected["Architecture"], "wasm", "{what}");
         assert_eq!(inspected["Id"], digest.as_str(), "{what}");
-        assert_eq!(inspected["Config"]["Entrypoint"], json!(["/hello.wasm"]), "{what}");
+        assert_eq!(
+            inspected["Config"]["Entrypoint"],
+            json!(["/hello.wasm"]),
+            "{what}"
+        );
         let layers = inspected["RootFS"]["Layers"].clone();
         assert_eq!(layers.as_array().map(Vec::len), Some(1), "{what}: {layers}");
         assert_eq!(layers, config["rootfs"]["diff_ids"], "{what}");

@@ -71,7 +71,12 @@ fn cases() -> Vec<PathBuf> {
 fn prepared(case: &Path, ours: bool) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     let out = std::process::Command::new("cp")
-        .args(["-a", "--", &format!("{}/.", case.display()), &dir.path().display().to_string()])
+        .args([
+            "-a",
+            "--",
+            &format!("{}/.", case.display()),
+            &dir.path().display().to_string(),
+        ])
         .output()
         .unwrap();
     assert!(out.status.success(), "cp: {}", stderr(&out));
@@ -87,7 +92,12 @@ fn prepared(case: &Path, ours: bool) -> tempfile::TempDir {
 
 fn case_args(case: &Path) -> Vec<String> {
     match std::fs::read_to_string(case.join("case.args")) {
-        Ok(text) => text.lines().map(str::trim).filter(|l| !l.is_empty()).map(str::to_string).collect(),
+        Ok(text) => text
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .map(str::to_string)
+            .collect(),
         Err(_) => Vec::new(),
     }
 }
@@ -98,7 +108,14 @@ fn build(context: &Path, args: &[String]) -> Result<Vec<Image>, String> {
     let out_dir = tempfile::tempdir().unwrap();
     let archive = out_dir.path().join("image.tar");
     let dest = format!("type=oci,dest={}", archive.display());
-    let mut all: Vec<&str> = vec!["buildx", "build", "--progress=plain", "--provenance=false", "-o", &dest];
+    let mut all: Vec<&str> = vec![
+        "buildx",
+        "build",
+        "--progress=plain",
+        "--provenance=false",
+        "-o",
+        &dest,
+    ];
     if !args.iter().any(|a| a.starts_with("--platform")) {
         all.extend(["--platform", "linux/amd64"]);
     }
@@ -135,8 +152,12 @@ fn read_archive(archive: &Path) -> Vec<Image> {
         entry.read_to_end(&mut bytes).unwrap();
         blobs.insert(path, bytes);
     }
-    let json = |path: &str| -> serde_json::Value { serde_json::from_slice(&blobs[path]).unwrap_or_else(|e| panic!("{path}: {e}")) };
-    let blob = |digest: &serde_json::Value| format!("blobs/{}", digest.as_str().unwrap().replacen(':', "/", 1));
+    let json = |path: &str| -> serde_json::Value {
+        serde_json::from_slice(&blobs[path]).unwrap_or_else(|e| panic!("{path}: {e}"))
+    };
+    let blob = |digest: &serde_json::Value| {
+        format!("blobs/{}", digest.as_str().unwrap().replacen(':', "/", 1))
+    };
     // index.json names one image manifest, or an index of one per platform.
     let mut manifests = Vec::new();
     let mut pending = vec![json("index.json")];
@@ -156,8 +177,12 @@ fn read_archive(archive: &Path) -> Vec<Image> {
 
 /// One platform's image from the archive's blobs.
 fn read_image(manifest: &serde_json::Value, blobs: &BTreeMap<String, Vec<u8>>) -> Image {
-    let json = |path: &str| -> serde_json::Value { serde_json::from_slice(&blobs[path]).unwrap_or_else(|e| panic!("{path}: {e}")) };
-    let blob = |digest: &serde_json::Value| format!("blobs/{}", digest.as_str().unwrap().replacen(':', "/", 1));
+    let json = |path: &str| -> serde_json::Value {
+        serde_json::from_slice(&blobs[path]).unwrap_or_else(|e| panic!("{path}: {e}"))
+    };
+    let blob = |digest: &serde_json::Value| {
+        format!("blobs/{}", digest.as_str().unwrap().replacen(':', "/", 1))
+    };
     assert_eq!(
         manifest["mediaType"], "application/vnd.oci.image.manifest.v1+json",
         "expected image manifests in the export: {manifest}"
@@ -225,7 +250,11 @@ fn apply_layer(files: &mut BTreeMap<String, Entry>, layer: impl Read) {
             entry.read_to_end(&mut bytes).unwrap();
             hex::encode(sha2::Sha256::digest(&bytes))
         } else {
-            entry.link_name().unwrap().map(|l| l.to_string_lossy().into_owned()).unwrap_or_default()
+            entry
+                .link_name()
+                .unwrap()
+                .map(|l| l.to_string_lossy().into_owned())
+                .unwrap_or_default()
         };
         let kind = match kind {
             k if k.is_dir() => 'd',
@@ -258,7 +287,11 @@ fn differences(case: &Path) -> Vec<String> {
         let expected = std::fs::read_to_string(case.join("case.fails")).unwrap();
         return match (builtin, ours) {
             (Err(_), Err(log)) => {
-                let error = log.lines().find(|l| l.starts_with("ERROR:")).unwrap_or("").to_string();
+                let error = log
+                    .lines()
+                    .find(|l| l.starts_with("ERROR:"))
+                    .unwrap_or("")
+                    .to_string();
                 expected
                     .lines()
                     .filter(|l| !l.trim().is_empty() && !error.contains(l.trim()))
@@ -271,7 +304,11 @@ fn differences(case: &Path) -> Vec<String> {
     }
     let builtin = match builtin {
         Ok(images) => images,
-        Err(log) => return vec![format!("the built-in frontend failed: the case is wrong\n{log}")],
+        Err(log) => {
+            return vec![format!(
+                "the built-in frontend failed: the case is wrong\n{log}"
+            )]
+        }
     };
     let ours = match ours {
         Ok(images) => images,
@@ -283,13 +320,20 @@ fn differences(case: &Path) -> Vec<String> {
         for image in [builtin.first(), ours.first()].into_iter().flatten() {
             for line in expected.lines().filter(|l| !l.trim().is_empty()) {
                 if !image.warnings.iter().any(|w| w.contains(line.trim())) {
-                    return vec![format!("no warning containing {line:?} in {:?}", image.warnings)];
+                    return vec![format!(
+                        "no warning containing {line:?} in {:?}",
+                        image.warnings
+                    )];
                 }
             }
         }
     }
     if ours.len() != builtin.len() {
-        return vec![format!("built-in made {} images, ours {}", builtin.len(), ours.len())];
+        return vec![format!(
+            "built-in made {} images, ours {}",
+            builtin.len(),
+            ours.len()
+        )];
     }
     let mut found = Vec::new();
     for (builtin, ours) in builtin.iter().zip(&ours) {
@@ -301,13 +345,22 @@ fn differences(case: &Path) -> Vec<String> {
 fn image_differences(builtin: &Image, ours: &Image, wasm: bool, args: &[String]) -> Vec<String> {
     let mut found = Vec::new();
     if ours.warnings != builtin.warnings {
-        found.push(format!("warnings: built-in {:?} ours {:?}", builtin.warnings, ours.warnings));
+        found.push(format!(
+            "warnings: built-in {:?} ours {:?}",
+            builtin.warnings, ours.warnings
+        ));
     }
     if !wasm && ours.platform != builtin.platform {
-        found.push(format!("platform: built-in {} ours {}", builtin.platform, ours.platform));
+        found.push(format!(
+            "platform: built-in {} ours {}",
+            builtin.platform, ours.platform
+        ));
     }
     if args.iter().any(|a| a.contains("SOURCE_DATE_EPOCH")) && ours.times != builtin.times {
-        found.push(format!("times: built-in {:?} ours {:?}", builtin.times, ours.times));
+        found.push(format!(
+            "times: built-in {:?} ours {:?}",
+            builtin.times, ours.times
+        ));
     }
     if ours.config != builtin.config {
         found.push(format!(
@@ -318,7 +371,9 @@ fn image_differences(builtin: &Image, ours: &Image, wasm: bool, args: &[String])
     for (path, entry) in &builtin.files {
         match ours.files.get(path) {
             None => found.push(format!("{path}: only in the built-in's image {entry:?}")),
-            Some(mine) if mine != entry => found.push(format!("{path}: built-in {entry:?} ours {mine:?}")),
+            Some(mine) if mine != entry => {
+                found.push(format!("{path}: built-in {entry:?} ours {mine:?}"))
+            }
             Some(_) => {}
         }
     }
@@ -334,12 +389,19 @@ fn image_differences(builtin: &Image, ours: &Image, wasm: bool, args: &[String])
 fn every_case_builds_as_with_the_builtin_frontend() {
     require_images();
     let cases = cases();
-    assert!(cases.len() >= 60, "the corpus should hold at least 60 Dockerfiles, has {}", cases.len());
+    assert!(
+        cases.len() >= 60,
+        "the corpus should hold at least 60 Dockerfiles, has {}",
+        cases.len()
+    );
     // Only some cases, by folder name, when asked (while writing one).
     let only = std::env::var("FIDELITY_CASES").ok();
     let cases: Vec<PathBuf> = cases
         .into_iter()
-        .filter(|c| only.as_deref().is_none_or(|o| o.split(',').any(|n| c.ends_with(n))))
+        .filter(|c| {
+            only.as_deref()
+                .is_none_or(|o| o.split(',').any(|n| c.ends_with(n)))
+        })
         .collect();
 
     // An SSH agent for the cases that forward one (`--ssh=default` takes
@@ -355,7 +417,10 @@ fn every_case_builds_as_with_the_builtin_frontend() {
         .expect("ssh-agent (openssh-client, from scripts/install-deps)");
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     while !socket.exists() {
-        assert!(std::time::Instant::now() < deadline, "ssh-agent did not start");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "ssh-agent did not start"
+        );
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
     std::env::set_var("SSH_AUTH_SOCK", &socket);
@@ -369,7 +434,10 @@ fn every_case_builds_as_with_the_builtin_frontend() {
                     let found = differences(case);
                     if !found.is_empty() {
                         let name = case.file_name().unwrap().to_string_lossy().into_owned();
-                        failures.lock().unwrap().push(format!("{name}:\n  {}", found.join("\n  ")));
+                        failures
+                            .lock()
+                            .unwrap()
+                            .push(format!("{name}:\n  {}", found.join("\n  ")));
                     }
                 }
             });

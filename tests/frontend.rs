@@ -9,8 +9,8 @@ use std::path::Path;
 
 use sha2::Digest;
 use support::engine::{
-    buildx, buildx_linux, context, docker, export_rootfs, image_exists, inspect, remove, repo, require_images, stderr, unique_tag, BUSYBOX_IMAGE,
-    RUST_IMAGE,
+    buildx, buildx_linux, context, docker, export_rootfs, image_exists, inspect, remove, repo,
+    require_images, stderr, unique_tag, BUSYBOX_IMAGE, RUST_IMAGE,
 };
 
 #[test]
@@ -21,8 +21,15 @@ fn rust_hello_builds_into_one_validated_wasm_layer() {
     assert!(out.status.success(), "{}", stderr(&out));
 
     assert_eq!(inspect(&tag, "{{.Os}}/{{.Architecture}}"), "wasi/wasm");
-    assert_eq!(inspect(&tag, "{{len .RootFS.Layers}}"), "1", "the wasm stage is squashed into one layer");
-    assert_eq!(inspect(&tag, "{{json .Config.Entrypoint}}"), r#"["/hello.wasm"]"#);
+    assert_eq!(
+        inspect(&tag, "{{len .RootFS.Layers}}"),
+        "1",
+        "the wasm stage is squashed into one layer"
+    );
+    assert_eq!(
+        inspect(&tag, "{{json .Config.Entrypoint}}"),
+        r#"["/hello.wasm"]"#
+    );
     assert_eq!(inspect(&tag, "{{.Config.WorkingDir}}"), "/");
 
     // The OCI export carries the same config, and wasmpack reads it.
@@ -31,7 +38,11 @@ fn rust_hello_builds_into_one_validated_wasm_layer() {
     let dest = format!("type=oci,dest={}", archive.display());
     let out = buildx(&hello, &["-o", &dest]);
     assert!(out.status.success(), "{}", stderr(&out));
-    let report = support::json(&support::wasmpack(&["inspect", archive.to_str().unwrap(), "--json"], oci.path(), &[]));
+    let report = support::json(&support::wasmpack(
+        &["inspect", archive.to_str().unwrap(), "--json"],
+        oci.path(),
+        &[],
+    ));
     assert_eq!(report["platform"], "wasi/wasm", "{report}");
     assert_eq!(report["entrypoint"], serde_json::json!(["/hello.wasm"]));
     assert_eq!(report["layers"].as_array().map(Vec::len), Some(1));
@@ -44,12 +55,19 @@ fn rust_hello_builds_into_one_validated_wasm_layer() {
     let run = |args: &[&str]| {
         let mut all = vec!["run", archive.to_str().unwrap()];
         all.extend_from_slice(args);
-        support::wasmpack(&all, oci.path(), &[("WASMPACK_CACHE_DIR", cache.to_str().unwrap())])
+        support::wasmpack(
+            &all,
+            oci.path(),
+            &[("WASMPACK_CACHE_DIR", cache.to_str().unwrap())],
+        )
     };
     let out = run(&["-e", "GREETING=built by BuildKit", "--", "wasm"]);
     assert!(out.status.success(), "{}", stderr(&out));
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(stdout.starts_with("Hello, wasm!") && stdout.contains("built by BuildKit\n"), "{stdout}");
+    assert!(
+        stdout.starts_with("Hello, wasm!") && stdout.contains("built by BuildKit\n"),
+        "{stdout}"
+    );
     assert_eq!(run(&["-e", "EXIT_CODE=3"]).status.code(), Some(3));
     remove(&tag);
 }
@@ -66,12 +84,21 @@ fn a_second_build_is_fully_cached() {
     let steps: Vec<&str> = log
         .lines()
         .filter_map(|l| l.strip_prefix('#'))
-        .filter(|l| l.contains(" [") && (l.contains(" RUN ") || l.contains(" COPY ") || l.contains(" WORKDIR ")))
+        .filter(|l| {
+            l.contains(" [")
+                && (l.contains(" RUN ") || l.contains(" COPY ") || l.contains(" WORKDIR "))
+        })
         .map(|l| l.split_whitespace().next().unwrap_or(""))
         .collect();
-    assert!(steps.len() >= 4, "expected the walkthrough's steps in the log:\n{log}");
+    assert!(
+        steps.len() >= 4,
+        "expected the walkthrough's steps in the log:\n{log}"
+    );
     for id in steps {
-        assert!(log.contains(&format!("#{id} CACHED")), "step #{id} was not cached:\n{log}");
+        assert!(
+            log.contains(&format!("#{id} CACHED")),
+            "step #{id} was not cached:\n{log}"
+        );
     }
     assert!(!log.contains("Compiling hello"), "cargo ran again:\n{log}");
 }
@@ -117,12 +144,22 @@ fn assert_fails(dockerfile: &str, files: &[(&str, &[u8])], extra: &[&str], expec
 
 #[test]
 fn a_syntax_error_names_its_line() {
-    assert_fails("FROM scratch\nRUN <<EOT\necho never closed\n", &[], &[], &["Dockerfile:3", "EOT"]);
+    assert_fails(
+        "FROM scratch\nRUN <<EOT\necho never closed\n",
+        &[],
+        &[],
+        &["Dockerfile:3", "EOT"],
+    );
 }
 
 #[test]
 fn an_unknown_instruction_names_its_line_and_a_suggestion() {
-    assert_fails("FROM scratch\nCOPPY a /a\n", &[], &[], &["Dockerfile:3", "COPPY", "COPY"]);
+    assert_fails(
+        "FROM scratch\nCOPPY a /a\n",
+        &[],
+        &[],
+        &["Dockerfile:3", "COPPY", "COPY"],
+    );
 }
 
 #[test]
@@ -176,25 +213,46 @@ fn aot_option_adds_one_precompiled_layer_per_target_and_the_runner_takes_the_hos
     assert!(out.status.success(), "{log}");
     // Precompilation runs as BuildKit build steps, one per target.
     for triple in triples {
-        assert!(log.contains(&format!("[wasmpack] precompile /hello.wasm for {triple}")), "{log}");
+        assert!(
+            log.contains(&format!("[wasmpack] precompile /hello.wasm for {triple}")),
+            "{log}"
+        );
     }
 
     // The module's layer, then one layer per target in the order asked,
     // described by manifest annotations keyed by layer index.
-    let report = support::json(&support::wasmpack(&["inspect", archive.to_str().unwrap(), "--json"], dir.path(), &[]));
-    assert_eq!(report["layers"].as_array().map(Vec::len), Some(3), "{report}");
+    let report = support::json(&support::wasmpack(
+        &["inspect", archive.to_str().unwrap(), "--json"],
+        dir.path(),
+        &[],
+    ));
+    assert_eq!(
+        report["layers"].as_array().map(Vec::len),
+        Some(3),
+        "{report}"
+    );
     let rootfs = export_rootfs(&hello, &aot);
     let module = std::fs::read(rootfs.path().join("hello.wasm")).unwrap();
     let module_digest = format!("sha256:{}", hex::encode(sha2::Sha256::digest(&module)));
     for (i, triple) in triples.iter().enumerate() {
         let key = |suffix: &str| format!("dev.wasmpack.aot.layer.{}.{suffix}", i + 1);
         assert_eq!(report["annotations"][key("target")], *triple, "{report}");
-        assert_eq!(report["annotations"][key("wasm-digest")], module_digest, "{report}");
-        assert_eq!(report["annotations"][key("wasmtime-version")], "48.0.8", "{report}");
+        assert_eq!(
+            report["annotations"][key("wasm-digest")],
+            module_digest,
+            "{report}"
+        );
+        assert_eq!(
+            report["annotations"][key("wasmtime-version")],
+            "48.0.8",
+            "{report}"
+        );
         // Beside the artifact, its facts, for runtimes that see only files.
         let artifact = std::fs::read(rootfs.path().join(format!("hello.{triple}.cwasm"))).unwrap();
-        let facts: serde_json::Value =
-            serde_json::from_slice(&std::fs::read(rootfs.path().join(format!("hello.{triple}.cwasm.json"))).unwrap()).unwrap();
+        let facts: serde_json::Value = serde_json::from_slice(
+            &std::fs::read(rootfs.path().join(format!("hello.{triple}.cwasm.json"))).unwrap(),
+        )
+        .unwrap();
         let artifact_digest = format!("sha256:{}", hex::encode(sha2::Sha256::digest(&artifact)));
         assert_eq!(facts["dev.wasmpack.aot.artifact-digest"], artifact_digest);
         assert_eq!(facts["dev.wasmpack.aot.target"], *triple);
@@ -205,7 +263,11 @@ fn aot_option_adds_one_precompiled_layer_per_target_and_the_runner_takes_the_hos
     let run = |args: &[&str]| {
         let mut all = vec!["run", "-v", "--no-cache", archive.to_str().unwrap()];
         all.extend_from_slice(args);
-        support::wasmpack(&all, dir.path(), &[("WASMPACK_CACHE_DIR", cache.to_str().unwrap())])
+        support::wasmpack(
+            &all,
+            dir.path(),
+            &[("WASMPACK_CACHE_DIR", cache.to_str().unwrap())],
+        )
     };
     let trusted = run(&["--trust-aot"]);
     assert!(
@@ -220,7 +282,11 @@ fn aot_option_adds_one_precompiled_layer_per_target_and_the_runner_takes_the_hos
     );
     let untrusted = run(&[]);
     assert!(untrusted.status.success(), "{}", stderr(&untrusted));
-    assert!(stderr(&untrusted).contains("not trusted"), "{}", stderr(&untrusted));
+    assert!(
+        stderr(&untrusted).contains("not trusted"),
+        "{}",
+        stderr(&untrusted)
+    );
 
     // Loaded into the engine: the same three layers, the precompile steps
     // served from BuildKit's cache.
@@ -235,7 +301,10 @@ fn aot_option_adds_one_precompiled_layer_per_target_and_the_runner_takes_the_hos
             .find(|l| l.ends_with(&format!("[wasmpack] precompile /hello.wasm for {triple}")))
             .and_then(|l| l.split_whitespace().next())
             .unwrap_or_else(|| panic!("no precompile step for {triple}:\n{log}"));
-        assert!(log.contains(&format!("{step} CACHED")), "{triple} was precompiled again:\n{log}");
+        assert!(
+            log.contains(&format!("{step} CACHED")),
+            "{triple} was precompiled again:\n{log}"
+        );
     }
     remove(&tag);
 }
@@ -270,10 +339,19 @@ fn linux_targets_build_like_the_builtin_frontend() {
         "{{.Config.WorkingDir}}",
         "{{json .Config.Labels}}",
     ] {
-        assert_eq!(inspect(&ours_tag, format), inspect(&builtin_tag, format), "{format}");
+        assert_eq!(
+            inspect(&ours_tag, format),
+            inspect(&builtin_tag, format),
+            "{format}"
+        );
     }
     let run = docker(&["run", "--rm", &ours_tag], &repo());
-    assert_eq!(String::from_utf8_lossy(&run.stdout), "hello world\n", "{}", stderr(&run));
+    assert_eq!(
+        String::from_utf8_lossy(&run.stdout),
+        "hello world\n",
+        "{}",
+        stderr(&run)
+    );
     remove(&ours_tag);
     remove(&builtin_tag);
 }
@@ -305,7 +383,13 @@ fn exported_files_with(dir: &Path, extra: &[&str]) -> Files {
                     true => format!("-> {}", std::fs::read_link(&path).unwrap().display()),
                     false => hex::encode(sha2::Sha256::digest(std::fs::read(&path).unwrap())),
                 };
-                files.push((path.strip_prefix(out_dir.path()).unwrap().to_string_lossy().into_owned(), digest));
+                files.push((
+                    path.strip_prefix(out_dir.path())
+                        .unwrap()
+                        .to_string_lossy()
+                        .into_owned(),
+                    digest,
+                ));
             }
         }
     }
@@ -320,7 +404,10 @@ fn both_frontends(body: &str, extra: &[&str]) -> (Files, Files) {
     let ours = context(body, &[]);
     let builtin = tempfile::tempdir().unwrap();
     std::fs::write(builtin.path().join("Dockerfile"), body).unwrap();
-    (exported_files_with(ours.path(), extra), exported_files_with(builtin.path(), extra))
+    (
+        exported_files_with(ours.path(), extra),
+        exported_files_with(builtin.path(), extra),
+    )
 }
 
 #[test]
@@ -353,9 +440,18 @@ fn dockerignore_files_filter_the_context_as_with_the_builtin_frontend() {
             }
         }
         // Paths only: the Dockerfiles differ by our syntax line.
-        let paths = |dir: &Path| exported_files(dir).into_iter().map(|(path, _)| path).collect::<Vec<_>>();
+        let paths = |dir: &Path| {
+            exported_files(dir)
+                .into_iter()
+                .map(|(path, _)| path)
+                .collect::<Vec<_>>()
+        };
         let ours_files = paths(ours.path());
-        assert_eq!(ours_files, paths(builtin.path()), "own ignore file: {own_ignore:?}");
+        assert_eq!(
+            ours_files,
+            paths(builtin.path()),
+            "own ignore file: {own_ignore:?}"
+        );
         let expected: &[&str] = match own_ignore {
             None => &["ctx/.dockerignore", "ctx/important.log", "ctx/keep.txt"],
             Some(_) => &[
@@ -393,7 +489,8 @@ fn serve_http(files: Vec<(&'static str, Vec<u8>)>, requests: usize) -> u16 {
             let path = request_line.split_whitespace().nth(1).unwrap_or("");
             let response = match files.iter().find(|(name, _)| *name == path) {
                 Some((_, body)) => [
-                    format!("HTTP/1.0 200 OK\r\nContent-Length: {}\r\n\r\n", body.len()).into_bytes(),
+                    format!("HTTP/1.0 200 OK\r\nContent-Length: {}\r\n\r\n", body.len())
+                        .into_bytes(),
                     body.clone(),
                 ]
                 .concat(),
@@ -426,7 +523,12 @@ fn serve_git(root: &Path) -> (std::process::Child, u16) {
     git(&["commit", "-q", "-m", "one"]);
     let port = support::free_port();
     let child = std::process::Command::new("git")
-        .args(["daemon", "--reuseaddr", "--export-all", "--listen=127.0.0.1"])
+        .args([
+            "daemon",
+            "--reuseaddr",
+            "--export-all",
+            "--listen=127.0.0.1",
+        ])
         .arg(format!("--port={port}"))
         .arg(format!("--base-path={}", root.display()))
         .arg(root)
@@ -445,7 +547,11 @@ fn add_downloads_and_clones_as_the_builtin_frontend_does() {
     // A remote archive is not unpacked: ADD keeps it as the file it is.
     let archive = b"\x1f\x8b\x08\x00not really".to_vec();
     let http = serve_http(
-        vec![("/files/hello.txt", text), ("/dl/archive.tar.gz", archive), ("/", b"index".to_vec())],
+        vec![
+            ("/files/hello.txt", text),
+            ("/dl/archive.tar.gz", archive),
+            ("/", b"index".to_vec()),
+        ],
         40,
     );
     let git_root = tempfile::tempdir().unwrap();
@@ -478,7 +584,8 @@ fn add_downloads_and_clones_as_the_builtin_frontend_does() {
     let repo = format!("repo=git://127.0.0.1:{git}/repo.git#main");
     let page = format!("page=http://127.0.0.1:{http}/files/hello.txt");
     let body = "FROM scratch\nCOPY --from=repo / /repo/\nCOPY --from=page / /page/\n";
-    let (ours_named, builtin_named) = both_frontends(body, &["--build-context", &repo, "--build-context", &page]);
+    let (ours_named, builtin_named) =
+        both_frontends(body, &["--build-context", &repo, "--build-context", &page]);
     let _ = daemon.kill();
     let _ = daemon.wait();
     assert_eq!(ours_named, builtin_named);
@@ -495,7 +602,11 @@ fn add_downloads_and_clones_as_the_builtin_frontend_does() {
     );
     let dir = context(&wrong, &[]);
     let out = buildx_linux(dir.path(), &[]);
-    assert!(!out.status.success() && stderr(&out).contains("digest mismatch"), "{}", stderr(&out));
+    assert!(
+        !out.status.success() && stderr(&out).contains("digest mismatch"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 /// COPY `--parents` and `--exclude` are labs features in BuildKit's syntax
@@ -521,7 +632,10 @@ fn copy_parents_and_exclude_select_what_they_say() {
         std::fs::write(path, bytes).unwrap();
     }
     require_images();
-    let paths: Vec<String> = exported_files(dir.path()).into_iter().map(|(path, _)| path).collect();
+    let paths: Vec<String> = exported_files(dir.path())
+        .into_iter()
+        .map(|(path, _)| path)
+        .collect();
     assert_eq!(
         paths,
         [
@@ -554,14 +668,29 @@ fn run_security_insecure_gets_every_capability_when_granted() {
     assert!(out.status.success(), "{}", stderr(&out));
     let effective = |name: &str| {
         let line = std::fs::read_to_string(out_dir.path().join(name)).unwrap();
-        let hex = line.trim().strip_prefix("CapEff:").unwrap_or_else(|| panic!("{name}: {line:?}"));
+        let hex = line
+            .trim()
+            .strip_prefix("CapEff:")
+            .unwrap_or_else(|| panic!("{name}: {line:?}"));
         u64::from_str_radix(hex.trim(), 16).unwrap()
     };
     const CAP_SYS_ADMIN: u64 = 1 << 21;
-    assert_ne!(effective("insecure") & CAP_SYS_ADMIN, 0, "the insecure step lacks CAP_SYS_ADMIN");
-    assert_eq!(effective("sandbox") & CAP_SYS_ADMIN, 0, "the sandboxed step has CAP_SYS_ADMIN");
+    assert_ne!(
+        effective("insecure") & CAP_SYS_ADMIN,
+        0,
+        "the insecure step lacks CAP_SYS_ADMIN"
+    );
+    assert_eq!(
+        effective("sandbox") & CAP_SYS_ADMIN,
+        0,
+        "the sandboxed step has CAP_SYS_ADMIN"
+    );
 
     let refused = buildx_linux(dir.path(), &["-o", &dest]);
     assert!(!refused.status.success(), "built without the grant");
-    assert!(stderr(&refused).contains("security.insecure is not allowed"), "{}", stderr(&refused));
+    assert!(
+        stderr(&refused).contains("security.insecure is not allowed"),
+        "{}",
+        stderr(&refused)
+    );
 }

@@ -30,7 +30,10 @@ fn example() -> PathBuf {
 fn archive() -> &'static Path {
     static ARCHIVE: OnceLock<(tempfile::TempDir, PathBuf)> = OnceLock::new();
     let (_, path) = ARCHIVE.get_or_init(|| {
-        let out = docker(&["image", "inspect", "--format", "{{.Id}}", PHP_BUILDER], &repo());
+        let out = docker(
+            &["image", "inspect", "--format", "{{.Id}}", PHP_BUILDER],
+            &repo(),
+        );
         assert!(
             out.status.success(),
             "{PHP_BUILDER} is missing: run scripts/php-builder-image (scripts/test does)"
@@ -63,7 +66,8 @@ fn assert_php_works(run: &dyn Fn(Option<&str>, &[&str]) -> Output) {
     assert_eq!(fatal.status.code(), Some(125), "{}", stderr(&fatal));
     assert_eq!(stdout(&fatal), "before", "diagnostics stay off stdout");
     assert!(
-        stderr(&fatal).contains("Fatal error: Uncaught Error: Call to undefined function undefined_fn()"),
+        stderr(&fatal)
+            .contains("Fatal error: Uncaught Error: Call to undefined function undefined_fn()"),
         "{}",
         stderr(&fatal)
     );
@@ -83,24 +87,42 @@ fn runner(dir: &Path, options: &[&str], entrypoint: Option<&str>, args: &[&str])
     wasmpack(
         &all,
         dir,
-        &[("WASMPACK_CACHE_DIR", cache.to_str().unwrap()), ("WASMPACK_TRUST_FILE", "/dev/null")],
+        &[
+            ("WASMPACK_CACHE_DIR", cache.to_str().unwrap()),
+            ("WASMPACK_TRUST_FILE", "/dev/null"),
+        ],
     )
 }
 
 #[test]
 fn the_image_is_php_and_the_app_in_one_layer_then_one_aot_layer_per_target() {
     let dir = tempfile::tempdir().unwrap();
-    let report = support::json(&wasmpack(&["inspect", archive().to_str().unwrap(), "--json"], dir.path(), &[]));
+    let report = support::json(&wasmpack(
+        &["inspect", archive().to_str().unwrap(), "--json"],
+        dir.path(),
+        &[],
+    ));
     assert_eq!(report["platform"], "wasi/wasm", "{report}");
-    assert_eq!(report["layers"].as_array().map(Vec::len), Some(3), "{report}");
-    for (i, triple) in ["x86_64-unknown-linux-gnu", "aarch64-unknown-linux-gnu"].iter().enumerate() {
+    assert_eq!(
+        report["layers"].as_array().map(Vec::len),
+        Some(3),
+        "{report}"
+    );
+    for (i, triple) in ["x86_64-unknown-linux-gnu", "aarch64-unknown-linux-gnu"]
+        .iter()
+        .enumerate()
+    {
         assert_eq!(
             report["annotations"][format!("dev.wasmpack.aot.layer.{}.target", i + 1)],
             *triple,
             "{report}"
         );
     }
-    assert_eq!(report["entrypoint"], serde_json::json!(["/php.wasm", "/app/main.php"]), "{report}");
+    assert_eq!(
+        report["entrypoint"],
+        serde_json::json!(["/php.wasm", "/app/main.php"]),
+        "{report}"
+    );
     assert_eq!(report["workdir"], "/app", "{report}");
 }
 
@@ -109,7 +131,11 @@ fn the_runner_compiles_php_when_the_image_is_not_trusted() {
     let dir = tempfile::tempdir().unwrap();
     let run = |entrypoint: Option<&str>, args: &[&str]| {
         let out = runner(dir.path(), &["--no-cache"], entrypoint, args);
-        assert!(stderr(&out).contains("compiled the module"), "{}", stderr(&out));
+        assert!(
+            stderr(&out).contains("compiled the module"),
+            "{}",
+            stderr(&out)
+        );
         out
     };
     assert_php_works(&run);
@@ -122,7 +148,8 @@ fn the_runner_takes_the_x86_64_aot_layer_when_trusted() {
         let out = runner(dir.path(), &["--trust-aot"], entrypoint, args);
         let said = stderr(&out);
         assert!(
-            said.contains("using the image's AOT layer") && said.contains("x86_64-unknown-linux-gnu"),
+            said.contains("using the image's AOT layer")
+                && said.contains("x86_64-unknown-linux-gnu"),
             "{said}"
         );
         assert!(!said.contains("compiled the module"), "{said}");
@@ -134,7 +161,10 @@ fn the_runner_takes_the_x86_64_aot_layer_when_trusted() {
 #[test]
 fn the_aarch64_runner_runs_the_app_from_the_aarch64_layer() {
     let dir = tempfile::tempdir().unwrap();
-    let out = run_on_aarch64(dir.path(), &["-v", "--trust-aot", archive().to_str().unwrap()]);
+    let out = run_on_aarch64(
+        dir.path(),
+        &["-v", "--trust-aot", archive().to_str().unwrap()],
+    );
     let said = stderr(&out);
     assert!(
         said.contains("using the image's AOT layer") && said.contains("aarch64-unknown-linux-gnu"),

@@ -21,7 +21,11 @@ fn build(dir: &Path, output: &str, extra: &[&str]) {
     let mut args = vec!["build", "hello.wasm", "-o", output, "-t", "demo/hello:1"];
     args.extend_from_slice(extra);
     let out = wasmpack(&args, dir, &[]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[test]
@@ -34,9 +38,20 @@ fn push_pull_and_repush_uploads_nothing() {
     build(d, "image.tar", &[]);
     let target = registry.reference("demo/hello:1");
 
-    let first = json(&wasmpack(&["push", "image.tar", &target, "--insecure", "--json"], d, &env));
-    assert_eq!((first["uploaded"].as_u64(), first["skipped"].as_u64()), (Some(2), Some(0)));
-    let again = json(&wasmpack(&["push", "image.tar", &target, "--insecure", "--json"], d, &env));
+    let first = json(&wasmpack(
+        &["push", "image.tar", &target, "--insecure", "--json"],
+        d,
+        &env,
+    ));
+    assert_eq!(
+        (first["uploaded"].as_u64(), first["skipped"].as_u64()),
+        (Some(2), Some(0))
+    );
+    let again = json(&wasmpack(
+        &["push", "image.tar", &target, "--insecure", "--json"],
+        d,
+        &env,
+    ));
     assert_eq!(
         (again["uploaded"].as_u64(), again["skipped"].as_u64()),
         (Some(0), Some(2)),
@@ -45,21 +60,60 @@ fn push_pull_and_repush_uploads_nothing() {
     assert_eq!(first["digest"], again["digest"]);
 
     let docker_ref = format!("docker://{target}");
-    let info: serde_json::Value = serde_json::from_slice(&tool("skopeo", &["inspect", "--tls-verify=false", &docker_ref], d).stdout).unwrap();
+    let info: serde_json::Value = serde_json::from_slice(
+        &tool("skopeo", &["inspect", "--tls-verify=false", &docker_ref], d).stdout,
+    )
+    .unwrap();
     assert_eq!(info["Digest"], first["digest"]);
     assert_eq!(info["Os"], "wasi");
-    tool("skopeo", &["copy", "--src-tls-verify=false", &docker_ref, "oci:copied:1"], d);
+    tool(
+        "skopeo",
+        &[
+            "copy",
+            "--src-tls-verify=false",
+            &docker_ref,
+            "oci:copied:1",
+        ],
+        d,
+    );
 
     let pulled = json(&wasmpack(
-        &["pull", &target, "-o", "pulled", "--unpack", "rootfs", "--insecure", "--json"],
+        &[
+            "pull",
+            &target,
+            "-o",
+            "pulled",
+            "--unpack",
+            "rootfs",
+            "--insecure",
+            "--json",
+        ],
         d,
         &env,
     ));
     assert_eq!(pulled["digest"], first["digest"]);
-    assert_eq!(std::fs::read(d.join("rootfs/hello.wasm")).unwrap(), std::fs::read(&wasm).unwrap());
-    tool("umoci", &["raw", "unpack", "--rootless", "--image", "pulled:1", "umoci-rootfs"], d);
+    assert_eq!(
+        std::fs::read(d.join("rootfs/hello.wasm")).unwrap(),
+        std::fs::read(&wasm).unwrap()
+    );
+    tool(
+        "umoci",
+        &[
+            "raw",
+            "unpack",
+            "--rootless",
+            "--image",
+            "pulled:1",
+            "umoci-rootfs",
+        ],
+        d,
+    );
     assert!(d.join("umoci-rootfs/hello.wasm").is_file());
-    let inspected = json(&wasmpack(&["inspect", &target, "--insecure", "--json"], d, &env));
+    let inspected = json(&wasmpack(
+        &["inspect", &target, "--insecure", "--json"],
+        d,
+        &env,
+    ));
     assert_eq!(inspected["digest"], first["digest"]);
     assert_eq!(inspected["wasm"]["has_start"], true);
 
@@ -75,7 +129,14 @@ fn push_pull_and_repush_uploads_nothing() {
         d,
     );
     let by_skopeo = json(&wasmpack(
-        &["pull", &registry.reference("demo/by-skopeo:1"), "-o", "pulled2", "--insecure", "--json"],
+        &[
+            "pull",
+            &registry.reference("demo/by-skopeo:1"),
+            "-o",
+            "pulled2",
+            "--insecure",
+            "--json",
+        ],
         d,
         &env,
     ));
@@ -93,7 +154,8 @@ fn credentials_come_from_the_docker_config() {
     let config_with = |password: &str| {
         let config = d.join(format!("config-{password}"));
         std::fs::create_dir_all(&config).unwrap();
-        let body = serde_json::json!({"auths": {host.clone(): {"username": "ada", "password": password}}});
+        let body =
+            serde_json::json!({"auths": {host.clone(): {"username": "ada", "password": password}}});
         std::fs::write(config.join("config.json"), body.to_string()).unwrap();
         config.display().to_string()
     };
@@ -111,12 +173,26 @@ fn credentials_come_from_the_docker_config() {
         &[("DOCKER_CONFIG", &right)],
     ));
 
-    for (what, config) in [("wrong password", config_with("guess")), ("no credentials", empty_docker_config(d))] {
-        let out = wasmpack(&["push", "image.tar", &target, "--insecure"], d, &[("DOCKER_CONFIG", &config)]);
+    for (what, config) in [
+        ("wrong password", config_with("guess")),
+        ("no credentials", empty_docker_config(d)),
+    ] {
+        let out = wasmpack(
+            &["push", "image.tar", &target, "--insecure"],
+            d,
+            &[("DOCKER_CONFIG", &config)],
+        );
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(!out.status.success(), "{what}");
-        assert!(stderr.contains("refused the credentials"), "{what}: {stderr}");
-        assert_eq!(stderr.lines().count(), 1, "{what}: one line of cause: {stderr}");
+        assert!(
+            stderr.contains("refused the credentials"),
+            "{what}: {stderr}"
+        );
+        assert_eq!(
+            stderr.lines().count(),
+            1,
+            "{what}: one line of cause: {stderr}"
+        );
     }
 }
 
@@ -137,7 +213,16 @@ fn a_registry_that_dies_mid_push_leaves_no_tag_and_a_later_push_succeeds() {
         chunk.copy_from_slice(&state.to_le_bytes()[..chunk.len()]);
     }
     std::fs::write(d.join("noise.bin"), &noise).unwrap();
-    build(d, "big", &["--add", "noise.bin:/data/noise.bin", "--compression", "none"]);
+    build(
+        d,
+        "big",
+        &[
+            "--add",
+            "noise.bin:/data/noise.bin",
+            "--compression",
+            "none",
+        ],
+    );
     let target = registry.reference("demo/big:1");
 
     let push = support::wasmpack_command(d)
@@ -156,11 +241,25 @@ fn a_registry_that_dies_mid_push_leaves_no_tag_and_a_later_push_succeeds() {
     let out = push.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success(), "the push must fail");
-    assert!(stderr.contains("uploading blob") || stderr.contains("checking blob"), "{stderr}");
+    assert!(
+        stderr.contains("uploading blob") || stderr.contains("checking blob"),
+        "{stderr}"
+    );
 
     registry.restart();
-    let inspect = try_tool("skopeo", &["inspect", "--tls-verify=false", &format!("docker://{target}")], d);
-    assert!(!inspect.status.success(), "no tag may point at missing blobs");
+    let inspect = try_tool(
+        "skopeo",
+        &[
+            "inspect",
+            "--tls-verify=false",
+            &format!("docker://{target}"),
+        ],
+        d,
+    );
+    assert!(
+        !inspect.status.success(),
+        "no tag may point at missing blobs"
+    );
     assert!(
         String::from_utf8_lossy(&inspect.stderr).contains("manifest unknown"),
         "{}",
@@ -172,8 +271,19 @@ fn a_registry_that_dies_mid_push_leaves_no_tag_and_a_later_push_succeeds() {
         d,
         &[("DOCKER_CONFIG", &config)],
     ));
-    let info: serde_json::Value =
-        serde_json::from_slice(&tool("skopeo", &["inspect", "--tls-verify=false", &format!("docker://{target}")], d).stdout).unwrap();
+    let info: serde_json::Value = serde_json::from_slice(
+        &tool(
+            "skopeo",
+            &[
+                "inspect",
+                "--tls-verify=false",
+                &format!("docker://{target}"),
+            ],
+            d,
+        )
+        .stdout,
+    )
+    .unwrap();
     assert_eq!(info["Digest"], pushed["digest"]);
 }
 
@@ -198,7 +308,11 @@ fn a_tampered_blob_fails_the_pull_and_leaves_nothing() {
     let env = [("DOCKER_CONFIG", config.as_str())];
     build(d, "image.tar", &[]);
     let target = registry.reference("demo/hello:1");
-    json(&wasmpack(&["push", "image.tar", &target, "--insecure", "--json"], d, &env));
+    json(&wasmpack(
+        &["push", "image.tar", &target, "--insecure", "--json"],
+        d,
+        &env,
+    ));
 
     let inspected = json(&wasmpack(&["inspect", "image.tar", "--json"], d, &[]));
     let layer = inspected["layers"][0]["digest"]
@@ -206,18 +320,34 @@ fn a_tampered_blob_fails_the_pull_and_leaves_nothing() {
         .unwrap()
         .trim_start_matches("sha256:")
         .to_string();
-    let blob = registry
-        .storage
-        .join(format!("docker/registry/v2/blobs/sha256/{}/{layer}/data", &layer[..2]));
+    let blob = registry.storage.join(format!(
+        "docker/registry/v2/blobs/sha256/{}/{layer}/data",
+        &layer[..2]
+    ));
     let mut data = std::fs::read(&blob).unwrap();
     data[10] ^= 0xff;
     std::fs::write(&blob, &data).unwrap();
 
-    let out = wasmpack(&["pull", &target, "-o", "pulled", "--unpack", "rootfs", "--insecure"], d, &env);
+    let out = wasmpack(
+        &[
+            "pull",
+            &target,
+            "-o",
+            "pulled",
+            "--unpack",
+            "rootfs",
+            "--insecure",
+        ],
+        d,
+        &env,
+    );
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
     assert!(stderr.contains(&layer[..12]), "names the blob: {stderr}");
-    assert!(!d.join("pulled").exists() && !d.join("rootfs").exists(), "nothing half-written");
+    assert!(
+        !d.join("pulled").exists() && !d.join("rootfs").exists(),
+        "nothing half-written"
+    );
     let leftovers: Vec<_> = std::fs::read_dir(d)
         .unwrap()
         .flatten()

@@ -58,7 +58,10 @@ impl Fixture {
     /// `wasmpack run` with a cache of this fixture's own.
     fn run(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
         let cache = self.path().join("cache");
-        let mut all = vec![("WASMPACK_CACHE_DIR", cache.to_str().unwrap()), ("WASMPACK_TRUST_FILE", "/dev/null")];
+        let mut all = vec![
+            ("WASMPACK_CACHE_DIR", cache.to_str().unwrap()),
+            ("WASMPACK_TRUST_FILE", "/dev/null"),
+        ];
         all.extend_from_slice(env);
         let mut full = vec!["run"];
         full.extend_from_slice(args);
@@ -66,7 +69,12 @@ impl Fixture {
     }
 
     fn build(&self, args: &[&str]) {
-        let mut full = vec!["build", self.wasm.to_str().unwrap(), "--path", "/app/guest.wasm"];
+        let mut full = vec![
+            "build",
+            self.wasm.to_str().unwrap(),
+            "--path",
+            "/app/guest.wasm",
+        ];
         full.extend_from_slice(args);
         let out = wasmpack(&full, self.path(), &[]);
         assert!(out.status.success(), "{}", stderr(&out));
@@ -85,7 +93,10 @@ fn stderr(out: &Output) -> String {
 fn a_module_gets_argv_env_stdin_and_gives_its_exit_code() {
     let f = Fixture::new();
     let wasm = f.wasm.to_str().unwrap();
-    let out = f.run(&[wasm, "-e", "COLOR=blue", "--", "echo", "two words"], &[("HOST_ONLY", "x")]);
+    let out = f.run(
+        &[wasm, "-e", "COLOR=blue", "--", "echo", "two words"],
+        &[("HOST_ONLY", "x")],
+    );
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(
         stdout(&out),
@@ -103,7 +114,12 @@ fn a_module_gets_argv_env_stdin_and_gives_its_exit_code() {
         .spawn()
         .unwrap();
     use std::io::Write;
-    child.stdin.take().unwrap().write_all(b"piped in\n").unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"piped in\n")
+        .unwrap();
     let out = child.wait_with_output().unwrap();
     assert_eq!(stdout(&out), "PIPED IN\n");
 }
@@ -145,17 +161,45 @@ fn an_image_runs_with_its_entrypoint_cmd_env_and_files() {
     );
 
     let out = f.run(&["img.tar", "--", "write", "/data/new.txt", "x"], &[]);
-    assert_eq!(out.status.code(), Some(3), "the image is read-only: {}", stdout(&out));
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "the image is read-only: {}",
+        stdout(&out)
+    );
 
     std::fs::create_dir(f.path().join("out")).unwrap();
-    let out = f.run(&["img.tar", "--dir", "out:/out", "--", "write", "/out/result.txt", "done"], &[]);
+    let out = f.run(
+        &[
+            "img.tar",
+            "--dir",
+            "out:/out",
+            "--",
+            "write",
+            "/out/result.txt",
+            "done",
+        ],
+        &[],
+    );
     assert!(out.status.success(), "{}", stderr(&out));
-    assert_eq!(std::fs::read_to_string(f.path().join("out/result.txt")).unwrap(), "done");
+    assert_eq!(
+        std::fs::read_to_string(f.path().join("out/result.txt")).unwrap(),
+        "done"
+    );
     let out = f.run(&["img.tar", "--", "cat", "/out/result.txt"], &[]);
     assert!(!out.status.success(), "host folders only when asked");
 
     // The same image from an OCI layout folder.
-    f.build(&["-t", "demo/guest:1", "-o", "layout", "--cmd", "exit", "--cmd", "5"]);
+    f.build(&[
+        "-t",
+        "demo/guest:1",
+        "-o",
+        "layout",
+        "--cmd",
+        "exit",
+        "--cmd",
+        "5",
+    ]);
     assert_eq!(f.run(&["layout"], &[]).status.code(), Some(5));
 }
 
@@ -164,15 +208,27 @@ fn the_second_start_uses_this_machines_compilation_and_a_bad_cache_entry_is_repl
     let f = Fixture::new();
     let wasm = f.wasm.to_str().unwrap();
     let first = f.run(&[wasm, "-v", "--", "exit", "0"], &[]);
-    assert!(stderr(&first).contains("compiled the module"), "{}", stderr(&first));
+    assert!(
+        stderr(&first).contains("compiled the module"),
+        "{}",
+        stderr(&first)
+    );
     let second = f.run(&[wasm, "-v", "--", "exit", "0"], &[]);
-    assert!(stderr(&second).contains("using this machine's compilation"), "{}", stderr(&second));
+    assert!(
+        stderr(&second).contains("using this machine's compilation"),
+        "{}",
+        stderr(&second)
+    );
 
     let entry = find_cwasm(&f.path().join("cache"));
     std::fs::write(&entry, b"\x7fELF garbage").unwrap();
     let third = f.run(&[wasm, "-v", "--", "exit", "9"], &[]);
     assert_eq!(third.status.code(), Some(9), "{}", stderr(&third));
-    assert!(stderr(&third).contains("warning: cached compilation"), "{}", stderr(&third));
+    assert!(
+        stderr(&third).contains("warning: cached compilation"),
+        "{}",
+        stderr(&third)
+    );
     assert!(stderr(&third).contains("compiled the module"));
     let fourth = f.run(&[wasm, "-v", "--", "exit", "0"], &[]);
     assert!(
@@ -201,7 +257,10 @@ fn aot_layers_run_only_when_trusted_matching_and_intact() {
     let untrusted = f.run(&["layout", "-v", "--no-cache"], &[]);
     assert_eq!(untrusted.status.code(), Some(7));
     let said = stderr(&untrusted);
-    assert!(said.contains("not trusted") && said.contains("compiled the module"), "{said}");
+    assert!(
+        said.contains("not trusted") && said.contains("compiled the module"),
+        "{said}"
+    );
     assert!(
         said.contains("is for aarch64-unknown-linux-gnu"),
         "the other architecture is skipped: {said}"
@@ -230,10 +289,17 @@ fn aot_layers_run_only_when_trusted_matching_and_intact() {
     data[middle] ^= 0xff;
     std::fs::write(&blob, &data).unwrap();
     let tampered = f.run(&["layout", "-v", "--no-cache", "--trust-aot"], &[]);
-    assert_eq!(tampered.status.code(), Some(7), "the module still runs: {}", stderr(&tampered));
+    assert_eq!(
+        tampered.status.code(),
+        Some(7),
+        "the module still runs: {}",
+        stderr(&tampered)
+    );
     let said = stderr(&tampered);
     assert!(
-        said.contains("warning: AOT layer") && said.contains("refused") && said.contains("does not match"),
+        said.contains("warning: AOT layer")
+            && said.contains("refused")
+            && said.contains("does not match"),
         "{said}"
     );
     assert!(said.contains("compiled the module"), "{said}");
@@ -242,26 +308,53 @@ fn aot_layers_run_only_when_trusted_matching_and_intact() {
 #[test]
 fn an_image_is_unpacked_once_and_later_starts_read_no_layer_blob() {
     let f = Fixture::new();
-    f.build(&["-t", "demo/guest:1", "-o", "layout", "--aot", "x86_64", "--cmd", "exit", "--cmd", "4"]);
+    f.build(&[
+        "-t",
+        "demo/guest:1",
+        "-o",
+        "layout",
+        "--aot",
+        "x86_64",
+        "--cmd",
+        "exit",
+        "--cmd",
+        "4",
+    ]);
     let first = f.run(&["layout", "-v", "--trust-aot"], &[]);
     assert_eq!(first.status.code(), Some(4), "{}", stderr(&first));
-    assert!(stderr(&first).contains("using the image's AOT layer"), "{}", stderr(&first));
+    assert!(
+        stderr(&first).contains("using the image's AOT layer"),
+        "{}",
+        stderr(&first)
+    );
 
     // Every blob of the layout damaged: what the store holds was verified
     // under the manifest's digests when it was added, so starts go on.
     let layout = f.path().join("layout");
     for layer in layout_manifest(&layout)["layers"].as_array().unwrap() {
-        std::fs::write(blob_path(&layout, layer["digest"].as_str().unwrap()), b"damaged").unwrap();
+        std::fs::write(
+            blob_path(&layout, layer["digest"].as_str().unwrap()),
+            b"damaged",
+        )
+        .unwrap();
     }
     let stored = f.run(&["layout", "-v", "--trust-aot"], &[]);
     assert_eq!(stored.status.code(), Some(4), "{}", stderr(&stored));
-    assert!(stderr(&stored).contains("using the image's AOT layer"), "{}", stderr(&stored));
+    assert!(
+        stderr(&stored).contains("using the image's AOT layer"),
+        "{}",
+        stderr(&stored)
+    );
     assert!(!stderr(&stored).contains("warning"), "{}", stderr(&stored));
 
     // Without the store the blobs are read, and verified.
     let fresh = f.run(&["layout", "--no-cache"], &[]);
     assert!(!fresh.status.success());
-    assert!(stderr(&fresh).contains("does not match"), "{}", stderr(&fresh));
+    assert!(
+        stderr(&fresh).contains("does not match"),
+        "{}",
+        stderr(&fresh)
+    );
 }
 
 #[test]
@@ -269,7 +362,18 @@ fn images_from_a_registry_bring_native_code_only_from_trusted_repositories() {
     let f = Fixture::new();
     let registry = Registry::start(None);
     let reference = registry.reference("demo/guest:1");
-    f.build(&["-t", &reference, "--aot", "x86_64", "--cmd", "exit", "--cmd", "4", "--push", "--insecure"]);
+    f.build(&[
+        "-t",
+        &reference,
+        "--aot",
+        "x86_64",
+        "--cmd",
+        "exit",
+        "--cmd",
+        "4",
+        "--push",
+        "--insecure",
+    ]);
 
     let out = f.run(&[&reference, "--insecure", "-v", "--no-cache"], &[]);
     assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
@@ -277,21 +381,44 @@ fn images_from_a_registry_bring_native_code_only_from_trusted_repositories() {
 
     let trust = f.path().join("trusted-aot");
     let repository = reference.rsplit_once(':').unwrap().0;
-    std::fs::write(&trust, format!("# ours\n{}\n", repository.rsplit_once('/').unwrap().0)).unwrap();
+    std::fs::write(
+        &trust,
+        format!("# ours\n{}\n", repository.rsplit_once('/').unwrap().0),
+    )
+    .unwrap();
     let out = f.run(
         &[&reference, "--insecure", "-v", "--no-cache"],
         &[("WASMPACK_TRUST_FILE", trust.to_str().unwrap())],
     );
     assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
-    assert!(stderr(&out).contains("using the image's AOT layer"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("using the image's AOT layer"),
+        "{}",
+        stderr(&out)
+    );
 
     let other = registry.reference("elsewhere/guest:1");
-    f.build(&["-t", &other, "--aot", "x86_64", "--cmd", "exit", "--cmd", "4", "--push", "--insecure"]);
+    f.build(&[
+        "-t",
+        &other,
+        "--aot",
+        "x86_64",
+        "--cmd",
+        "exit",
+        "--cmd",
+        "4",
+        "--push",
+        "--insecure",
+    ]);
     let out = f.run(
         &[&other, "--insecure", "-v", "--no-cache"],
         &[("WASMPACK_TRUST_FILE", trust.to_str().unwrap())],
     );
-    assert!(stderr(&out).contains("not trusted"), "another repository: {}", stderr(&out));
+    assert!(
+        stderr(&out).contains("not trusted"),
+        "another repository: {}",
+        stderr(&out)
+    );
 }
 
 #[test]
@@ -302,8 +429,15 @@ fn precompiled_files_run_only_with_trust() {
     let cwasm = find_cwasm(&f.path().join("cache"));
     let out = f.run(&[cwasm.to_str().unwrap(), "--", "exit", "6"], &[]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(stderr(&out).contains("pass --trust-aot"), "{}", stderr(&out));
-    let out = f.run(&[cwasm.to_str().unwrap(), "--trust-aot", "--", "exit", "6"], &[]);
+    assert!(
+        stderr(&out).contains("pass --trust-aot"),
+        "{}",
+        stderr(&out)
+    );
+    let out = f.run(
+        &[cwasm.to_str().unwrap(), "--trust-aot", "--", "exit", "6"],
+        &[],
+    );
     assert_eq!(out.status.code(), Some(6), "{}", stderr(&out));
 }
 
@@ -319,10 +453,18 @@ fn limits_stop_the_guest_with_a_clear_message() {
 
     let out = f.run(&[wasm, "--max-memory", "16M", "--", "grow"], &[]);
     assert_eq!(out.status.code(), Some(134), "{}", stderr(&out));
-    assert!(stderr(&out).contains("--max-memory (16777216 bytes)"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("--max-memory (16777216 bytes)"),
+        "{}",
+        stderr(&out)
+    );
 
     let out = f.run(&[wasm, "--max-memory", "64M", "--", "exit", "0"], &[]);
-    assert!(out.status.success(), "a limit the guest stays under: {}", stderr(&out));
+    assert!(
+        out.status.success(),
+        "a limit the guest stays under: {}",
+        stderr(&out)
+    );
 }
 
 #[test]
@@ -333,7 +475,11 @@ fn bad_input_says_what_is_wrong() {
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).contains("junk.tar"), "{}", stderr(&out));
     let out = f.run(&["Not A Reference"], &[]);
-    assert!(stderr(&out).contains("invalid reference"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("invalid reference"),
+        "{}",
+        stderr(&out)
+    );
     let _ = tool("true", &[], f.path());
 }
 
@@ -341,17 +487,22 @@ fn find_cwasm(dir: &Path) -> PathBuf {
     let out = tool("find", &[dir.to_str().unwrap(), "-name", "*.cwasm"], dir);
     let found = stdout(&out);
     let mut lines = found.lines();
-    let first = lines.next().unwrap_or_else(|| panic!("no .cwasm in {}", dir.display()));
+    let first = lines
+        .next()
+        .unwrap_or_else(|| panic!("no .cwasm in {}", dir.display()));
     assert!(lines.next().is_none(), "one entry: {found}");
     PathBuf::from(first)
 }
 
 fn layout_manifest(layout: &Path) -> serde_json::Value {
-    let index: serde_json::Value = serde_json::from_slice(&std::fs::read(layout.join("index.json")).unwrap()).unwrap();
+    let index: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(layout.join("index.json")).unwrap()).unwrap();
     let digest = index["manifests"][0]["digest"].as_str().unwrap();
     serde_json::from_slice(&std::fs::read(blob_path(layout, digest)).unwrap()).unwrap()
 }
 
 fn blob_path(layout: &Path, digest: &str) -> PathBuf {
-    layout.join("blobs/sha256").join(digest.strip_prefix("sha256:").unwrap())
+    layout
+        .join("blobs/sha256")
+        .join(digest.strip_prefix("sha256:").unwrap())
 }

@@ -49,7 +49,10 @@ pub fn aot_layer_annotations<'a>(
     manifest: impl IntoIterator<Item = (&'a String, &'a String)>,
     index: usize,
 ) -> BTreeMap<String, String> {
-    let own: BTreeMap<String, String> = own.into_iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+    let own: BTreeMap<String, String> = own
+        .into_iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
     if own.contains_key(ANNOTATION_TARGET) {
         return own;
     }
@@ -62,7 +65,10 @@ pub fn aot_layer_annotations<'a>(
 
 /// Layer `index`'s annotations as the manifest's annotations give them
 /// (empty when it names none).
-fn layer_annotations_in_manifest<'a>(manifest: impl IntoIterator<Item = (&'a String, &'a String)>, index: usize) -> BTreeMap<String, String> {
+fn layer_annotations_in_manifest<'a>(
+    manifest: impl IntoIterator<Item = (&'a String, &'a String)>,
+    index: usize,
+) -> BTreeMap<String, String> {
     let prefix = format!("{MANIFEST_LAYER_PREFIX}{index}.");
     manifest
         .into_iter()
@@ -165,7 +171,10 @@ impl Precompiled {
     pub fn annotations(&self, wasm_digest: &str) -> BTreeMap<String, String> {
         BTreeMap::from([
             (ANNOTATION_TARGET.to_string(), self.target.clone()),
-            (ANNOTATION_WASMTIME_VERSION.to_string(), WASMTIME_VERSION.to_string()),
+            (
+                ANNOTATION_WASMTIME_VERSION.to_string(),
+                WASMTIME_VERSION.to_string(),
+            ),
             (ANNOTATION_ENGINE_HASH.to_string(), self.engine_hash.clone()),
             (ANNOTATION_WASM_DIGEST.to_string(), wasm_digest.to_string()),
         ])
@@ -252,7 +261,10 @@ mod tests {
         rest.remove(ANNOTATION_ARTIFACT_DIGEST);
         assert_eq!(rest, artifact.annotations("sha256:aa"));
         assert!(parse_facts(b"[1]").is_err());
-        assert_eq!(facts_path("/a.x86_64-unknown-linux-gnu.cwasm"), "/a.x86_64-unknown-linux-gnu.cwasm.json");
+        assert_eq!(
+            facts_path("/a.x86_64-unknown-linux-gnu.cwasm"),
+            "/a.x86_64-unknown-linux-gnu.cwasm.json"
+        );
     }
 
     #[test]
@@ -262,7 +274,10 @@ mod tests {
         for target in ["x86_64", "aarch64", "riscv64", "s390x"] {
             let artifact = precompile(&wasm, target).unwrap();
             assert_eq!(artifact.target, target_triple(target));
-            assert!(artifact.bytes.starts_with(b"\x7fELF"), "{target}: an ELF object");
+            assert!(
+                artifact.bytes.starts_with(b"\x7fELF"),
+                "{target}: an ELF object"
+            );
             hashes.push(artifact.engine_hash);
         }
         hashes.dedup();
@@ -272,32 +287,68 @@ mod tests {
     #[test]
     fn layer_annotations_travel_on_the_manifest_by_index() {
         let layer = BTreeMap::from([
-            (ANNOTATION_TARGET.to_string(), "aarch64-unknown-linux-gnu".to_string()),
+            (
+                ANNOTATION_TARGET.to_string(),
+                "aarch64-unknown-linux-gnu".to_string(),
+            ),
             (ANNOTATION_ENGINE_HASH.to_string(), "abc".to_string()),
         ]);
-        let mut manifest: BTreeMap<String, String> = layer.iter().map(|(k, v)| (manifest_annotation(2, k), v.clone())).collect();
+        let mut manifest: BTreeMap<String, String> = layer
+            .iter()
+            .map(|(k, v)| (manifest_annotation(2, k), v.clone()))
+            .collect();
         manifest.insert("dev.wasmpack.aot.layer.12.target".into(), "other".into());
         manifest.insert("org.opencontainers.image.title".into(), "x".into());
-        assert_eq!(manifest_annotation(2, ANNOTATION_TARGET), "dev.wasmpack.aot.layer.2.target");
-        assert_eq!(layer_annotations_in_manifest(&manifest, 2), layer, "layer 12 is not layer 2");
+        assert_eq!(
+            manifest_annotation(2, ANNOTATION_TARGET),
+            "dev.wasmpack.aot.layer.2.target"
+        );
+        assert_eq!(
+            layer_annotations_in_manifest(&manifest, 2),
+            layer,
+            "layer 12 is not layer 2"
+        );
         assert!(layer_annotations_in_manifest(&manifest, 1).is_empty());
     }
 
     #[test]
     fn a_layer_is_an_aot_layer_by_its_own_annotations_or_the_manifests() {
-        let target = |value: &str| BTreeMap::from([(ANNOTATION_TARGET.to_string(), value.to_string())]);
+        let target =
+            |value: &str| BTreeMap::from([(ANNOTATION_TARGET.to_string(), value.to_string())]);
         let manifest = BTreeMap::from([
-            (manifest_annotation(2, ANNOTATION_TARGET), "aarch64-unknown-linux-gnu".to_string()),
-            (manifest_annotation(3, ANNOTATION_ENGINE_HASH), "h3".to_string()),
+            (
+                manifest_annotation(2, ANNOTATION_TARGET),
+                "aarch64-unknown-linux-gnu".to_string(),
+            ),
+            (
+                manifest_annotation(3, ANNOTATION_ENGINE_HASH),
+                "h3".to_string(),
+            ),
         ]);
         let own = target("x86_64-unknown-linux-gnu");
-        assert_eq!(aot_layer_annotations(&own, &manifest, 1), own, "its own first");
+        assert_eq!(
+            aot_layer_annotations(&own, &manifest, 1),
+            own,
+            "its own first"
+        );
         assert_eq!(aot_layer_annotations(&own, &manifest, 2), own);
         let none = BTreeMap::new();
-        assert_eq!(aot_layer_annotations(&none, &manifest, 2), target("aarch64-unknown-linux-gnu"));
-        assert!(aot_layer_annotations(&none, &manifest, 3).is_empty(), "no target: not an AOT layer");
-        let unrelated = BTreeMap::from([("org.opencontainers.image.title".to_string(), "x".to_string())]);
-        assert!(aot_layer_annotations(&unrelated, &none, 0).is_empty(), "a file layer");
+        assert_eq!(
+            aot_layer_annotations(&none, &manifest, 2),
+            target("aarch64-unknown-linux-gnu")
+        );
+        assert!(
+            aot_layer_annotations(&none, &manifest, 3).is_empty(),
+            "no target: not an AOT layer"
+        );
+        let unrelated = BTreeMap::from([(
+            "org.opencontainers.image.title".to_string(),
+            "x".to_string(),
+        )]);
+        assert!(
+            aot_layer_annotations(&unrelated, &none, 0).is_empty(),
+            "a file layer"
+        );
     }
 
     #[test]
@@ -307,12 +358,23 @@ mod tests {
         let host = host_engine().unwrap();
         assert_eq!(compatibility_hash(&host), artifact.engine_hash);
         // A host-tuned engine (detected CPU features) is another engine.
-        assert_ne!(compatibility_hash(&engine(None).unwrap()), artifact.engine_hash);
+        assert_ne!(
+            compatibility_hash(&engine(None).unwrap()),
+            artifact.engine_hash
+        );
         // Safety: bytes made just above by this process's wasmtime.
         let module = unsafe { wasmtime::Module::deserialize(&host, &artifact.bytes) }.unwrap();
         assert!(module.get_export("_start").is_some());
         // A foreign-architecture artifact is refused, not run.
-        let foreign = precompile(&wasm, if host_triple().starts_with("x86_64") { "aarch64" } else { "x86_64" }).unwrap();
+        let foreign = precompile(
+            &wasm,
+            if host_triple().starts_with("x86_64") {
+                "aarch64"
+            } else {
+                "x86_64"
+            },
+        )
+        .unwrap();
         assert_ne!(compatibility_hash(&host), foreign.engine_hash);
         assert!(unsafe { wasmtime::Module::deserialize(&host, &foreign.bytes) }.is_err());
     }
@@ -322,8 +384,13 @@ mod tests {
         let component = wat::parse_str("(component)").unwrap();
         assert!(precompile(&component, "x86_64").is_ok());
         let err = precompile(b"not wasm", "x86_64").unwrap_err().to_string();
-        assert!(err.starts_with("precompiling for x86_64-unknown-linux-gnu:"), "{err}");
-        let err = precompile(&wat::parse_str(HELLO).unwrap(), "nonsense-arch").unwrap_err().to_string();
+        assert!(
+            err.starts_with("precompiling for x86_64-unknown-linux-gnu:"),
+            "{err}"
+        );
+        let err = precompile(&wat::parse_str(HELLO).unwrap(), "nonsense-arch")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("nonsense-arch"), "{err}");
     }
 

@@ -8,7 +8,11 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "wasmpack", version, about = "Build, inspect, push, pull and run WebAssembly OCI images")]
+#[command(
+    name = "wasmpack",
+    version,
+    about = "Build, inspect, push, pull and run WebAssembly OCI images"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

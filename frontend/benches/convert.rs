@@ -35,14 +35,22 @@ const LINES: usize = 500;
 /// wasmpack/busybox:local's config as the daemon returns it
 /// (scripts/busybox-image: `docker import` with PATH and CMD).
 const BUSYBOX_CONFIG: &str = r#"{"architecture":"amd64","os":"linux","config":{"Env":["PATH=/bin"],"Cmd":["sh"],"Labels":{"dev.wasmpack.busybox-image":"1"}},"rootfs":{"type":"layers","diff_ids":["sha256:9a3d3e1d1f5e4a4c5b0d2c7e8f6a1b2c3d4e5f60718293a4b5c6d7e8f9a0b1c2"]},"history":[{"created":"2026-11-20T10:00:00Z","created_by":"Imported from -","comment":"Imported from -"}]}"#;
-const BUSYBOX_DIGEST: &str = "sha256:77d64133e2ab4473541badaa956b04085bd40d4265316cd003f5a41d8123d5c1";
+const BUSYBOX_DIGEST: &str =
+    "sha256:77d64133e2ab4473541badaa956b04085bd40d4265316cd003f5a41d8123d5c1";
 
 /// Answers every base image with busybox's config, at once.
 struct InMemory;
 
 impl ImageResolver for InMemory {
-    async fn resolve(&mut self, _reference: &str, _platform: &pb::Platform) -> Result<(String, Vec<u8>), String> {
-        Ok((BUSYBOX_DIGEST.to_string(), BUSYBOX_CONFIG.as_bytes().to_vec()))
+    async fn resolve(
+        &mut self,
+        _reference: &str,
+        _platform: &pb::Platform,
+    ) -> Result<(String, Vec<u8>), String> {
+        Ok((
+            BUSYBOX_DIGEST.to_string(),
+            BUSYBOX_CONFIG.as_bytes().to_vec(),
+        ))
     }
 }
 
@@ -101,7 +109,11 @@ fn run_once(text: &str, options: &ConvertOptions) -> (Sample, usize, usize) {
     let ops = definition.def.len();
     let bytes = definition.encode_to_vec().len() + config.len();
     let done = Instant::now();
-    ([parsed - start, converted - parsed, done - converted], ops, bytes)
+    (
+        [parsed - start, converted - parsed, done - converted],
+        ops,
+        bytes,
+    )
 }
 
 fn ms(d: Duration) -> f64 {
@@ -119,7 +131,9 @@ fn main() {
     // cargo bench appends `--bench`; a harness-less bench ignores it.
     let mut args = std::env::args().skip(1).filter(|a| a != "--bench");
     let mut file: Option<PathBuf> = std::env::var_os("BENCH_DOCKERFILE").map(PathBuf::from);
-    let mut iterations: usize = std::env::var("BENCH_ITERATIONS").ok().map_or(2000, |n| n.parse().unwrap());
+    let mut iterations: usize = std::env::var("BENCH_ITERATIONS")
+        .ok()
+        .map_or(2000, |n| n.parse().unwrap());
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--write" => {
@@ -132,7 +146,10 @@ fn main() {
         }
     }
     let (label, text) = match &file {
-        Some(path) => (path.display().to_string(), std::fs::read_to_string(path).unwrap()),
+        Some(path) => (
+            path.display().to_string(),
+            std::fs::read_to_string(path).unwrap(),
+        ),
         None => ("generated".to_string(), generate().0),
     };
 
@@ -141,7 +158,9 @@ fn main() {
     for _ in 0..iterations / 10 {
         run_once(&text, &options);
     }
-    let samples: Vec<Sample> = (0..iterations).map(|_| run_once(&text, &options).0).collect();
+    let samples: Vec<Sample> = (0..iterations)
+        .map(|_| run_once(&text, &options).0)
+        .collect();
 
     println!(
         "Dockerfile: {label}, {} lines, {} bytes; LLB: {ops} ops, {bytes} bytes (definition + image config)",
@@ -151,7 +170,10 @@ fn main() {
     println!("iterations: {iterations} after {} warm-up", iterations / 10);
     let print = |name: &str, values: Vec<Duration>| {
         let (min, median, p95) = summary(values);
-        println!("{:<14} min={min:.3} median={median:.3} p95={p95:.3}", format!("{name}_ms"));
+        println!(
+            "{:<14} min={min:.3} median={median:.3} p95={p95:.3}",
+            format!("{name}_ms")
+        );
     };
     for (i, name) in PHASES.iter().enumerate() {
         print(name, samples.iter().map(|s| s[i]).collect());
@@ -182,8 +204,14 @@ const LIBS: usize = 11;
 fn generate() -> (String, Vec<(String, String)>) {
     let mut out = String::new();
     let mut context = vec![
-        ("common/defaults.conf".to_string(), "log_level=info\nworkers=2\n".to_string()),
-        ("common/motd".to_string(), "generated benchmark image\n".to_string()),
+        (
+            "common/defaults.conf".to_string(),
+            "log_level=info\nworkers=2\n".to_string(),
+        ),
+        (
+            "common/motd".to_string(),
+            "generated benchmark image\n".to_string(),
+        ),
         (
             "scripts/build.sh".to_string(),
             "#!/bin/sh\nset -e\necho \"building $1\"\necho ok > \"/tmp/$1.done\"\n".to_string(),
@@ -222,9 +250,15 @@ EOF
     for (i, lib) in libs.iter().enumerate() {
         let upper = lib.to_uppercase();
         for file in ["a.c", "b.c", "c.c"] {
-            context.push((format!("src/{lib}/{file}"), format!("int {lib}_{}(void) {{ return {i}; }}\n", &file[..1])));
+            context.push((
+                format!("src/{lib}/{file}"),
+                format!("int {lib}_{}(void) {{ return {i}; }}\n", &file[..1]),
+            ));
         }
-        context.push((format!("src/{lib}/{lib}.h"), format!("int {lib}_a(void);\n")));
+        context.push((
+            format!("src/{lib}/{lib}.h"),
+            format!("int {lib}_a(void);\n"),
+        ));
         out.push_str(&format!(
             // r##: the header line below holds `"#`.
             r##"
@@ -271,7 +305,9 @@ RUN build-lib {lib} && test -s BUILD_INFO
                 "COPY --from={prev} /opt/{prev}/include/ /opt/{prev}/include/\nRUN test -f /opt/{prev}/include/{prev}.h\n"
             ));
         } else {
-            out.push_str(&format!("USER app\nRUN id -u > /tmp/{lib}-user\nUSER root\n"));
+            out.push_str(&format!(
+                "USER app\nRUN id -u > /tmp/{lib}-user\nUSER root\n"
+            ));
         }
     }
 
@@ -304,11 +340,15 @@ CMD ["cat /opt/app/VERSION"]
 "#;
     // The label block fills the file to exactly LINES lines.
     let so_far = out.lines().count() + tail.lines().count();
-    let labels = LINES.checked_sub(so_far + 1).expect("the generated stages fit in LINES");
+    let labels = LINES
+        .checked_sub(so_far + 1)
+        .expect("the generated stages fit in LINES");
     out.push_str("LABEL org.opencontainers.image.title=\"bench-app\" \\\n");
     for n in 0..labels {
         let end = if n + 1 == labels { "\n" } else { " \\\n" };
-        out.push_str(&format!("      org.example.component.{n}=\"component-{n} ${{VERSION}}\"{end}"));
+        out.push_str(&format!(
+            "      org.example.component.{n}=\"component-{n} ${{VERSION}}\"{end}"
+        ));
     }
     out.push_str(tail);
     assert_eq!(out.lines().count(), LINES);

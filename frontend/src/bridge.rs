@@ -21,9 +21,15 @@ pub enum BridgeError {
     #[error("cannot reach BuildKit over stdin/stdout")]
     Connect(#[source] tonic::transport::Error),
     #[error("BuildKit {call} failed: {}", .status.message())]
-    Call { call: &'static str, status: tonic::Status },
+    Call {
+        call: &'static str,
+        status: tonic::Status,
+    },
     #[error("this BuildKit lacks the `{cap}` capability, which {needed_for} needs; use a newer BuildKit (Docker 23 or later)")]
-    MissingCap { cap: &'static str, needed_for: &'static str },
+    MissingCap {
+        cap: &'static str,
+        needed_for: &'static str,
+    },
 }
 
 impl BridgeError {
@@ -49,7 +55,10 @@ pub struct Caps {
 
 impl Caps {
     fn enabled(caps: &[wasmpack_proto::apicaps::ApiCap]) -> HashSet<String> {
-        caps.iter().filter(|c| c.enabled).map(|c| c.id.clone()).collect()
+        caps.iter()
+            .filter(|c| c.enabled)
+            .map(|c| c.id.clone())
+            .collect()
     }
 
     pub fn frontend(&self, cap: &str) -> bool {
@@ -96,17 +105,26 @@ pub struct Bridge {
 
 /// Hands out the process's stdin/stdout once; the one HTTP/2 connection
 /// lives for the whole build.
-fn stdio_connector(
-) -> impl tower::Service<Uri, Response = TokioIo<tokio::io::Join<tokio::io::Stdin, tokio::io::Stdout>>, Error = std::io::Error, Future = impl Send>
-       + Send
+fn stdio_connector() -> impl tower::Service<
+    Uri,
+    Response = TokioIo<tokio::io::Join<tokio::io::Stdin, tokio::io::Stdout>>,
+    Error = std::io::Error,
+    Future = impl Send,
+> + Send
        + 'static {
-    let stdio = Mutex::new(Some(tokio::io::join(tokio::io::stdin(), tokio::io::stdout())));
+    let stdio = Mutex::new(Some(tokio::io::join(
+        tokio::io::stdin(),
+        tokio::io::stdout(),
+    )));
     tower::service_fn(move |_: Uri| {
         let taken = stdio.lock().ok().and_then(|mut s| s.take());
         async move {
-            taken
-                .map(TokioIo::new)
-                .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::BrokenPipe, "the stdio connection to BuildKit is closed"))
+            taken.map(TokioIo::new).ok_or_else(|| {
+                std::io::Error::new(
+                    std::io::ErrorKind::BrokenPipe,
+                    "the stdio connection to BuildKit is closed",
+                )
+            })
         }
     })
 }
@@ -122,7 +140,11 @@ impl Bridge {
         let mut client = LlbBridgeClient::new(channel)
             .max_decoding_message_size(MAX_MESSAGE)
             .max_encoding_message_size(MAX_MESSAGE);
-        let pong = client.ping(gateway::PingRequest {}).await.map_err(call("Ping"))?.into_inner();
+        let pong = client
+            .ping(gateway::PingRequest {})
+            .await
+            .map_err(call("Ping"))?
+            .into_inner();
         let caps = Caps {
             frontend: Caps::enabled(&pong.frontend_api_caps),
             llb: Caps::enabled(&pong.llb_caps),
@@ -142,7 +164,11 @@ impl Bridge {
         if !self.caps.frontend("frontend.inputs") {
             return Ok(BTreeMap::new());
         }
-        let response = self.client.inputs(gateway::InputsRequest {}).await.map_err(call("Inputs"))?;
+        let response = self
+            .client
+            .inputs(gateway::InputsRequest {})
+            .await
+            .map_err(call("Inputs"))?;
         Ok(response.into_inner().definitions)
     }
 
@@ -160,7 +186,11 @@ impl Bridge {
             log_name: format!("[internal] load metadata for {reference}"),
             ..Default::default()
         };
-        let response = self.client.resolve_image_config(request).await.map_err(call("ResolveImageConfig"))?;
+        let response = self
+            .client
+            .resolve_image_config(request)
+            .await
+            .map_err(call("ResolveImageConfig"))?;
         let response = response.into_inner();
         Ok((response.digest, response.config))
     }
@@ -175,7 +205,12 @@ impl Bridge {
             allow_result_array_ref: true,
             ..Default::default()
         };
-        let response = self.client.solve(request).await.map_err(call("Solve"))?.into_inner();
+        let response = self
+            .client
+            .solve(request)
+            .await
+            .map_err(call("Solve"))?
+            .into_inner();
         let id = match response.result.and_then(|r| r.result) {
             Some(gateway::result::Result::Ref(r)) => r.id,
             _ => response.r#ref,
@@ -184,22 +219,39 @@ impl Bridge {
     }
 
     /// Reads `path` from a solved reference (`range`: offset and length).
-    pub async fn read_file(&mut self, reference: &str, path: &str, range: Option<(i64, i64)>) -> Result<Vec<u8>, BridgeError> {
+    pub async fn read_file(
+        &mut self,
+        reference: &str,
+        path: &str,
+        range: Option<(i64, i64)>,
+    ) -> Result<Vec<u8>, BridgeError> {
         let request = gateway::ReadFileRequest {
             r#ref: reference.to_string(),
             file_path: path.to_string(),
             range: range.map(|(offset, length)| gateway::FileRange { offset, length }),
         };
-        let response = self.client.read_file(request).await.map_err(call("ReadFile"))?;
+        let response = self
+            .client
+            .read_file(request)
+            .await
+            .map_err(call("ReadFile"))?;
         Ok(response.into_inner().data)
     }
 
-    pub async fn stat_file(&mut self, reference: &str, path: &str) -> Result<fsutil::types::Stat, BridgeError> {
+    pub async fn stat_file(
+        &mut self,
+        reference: &str,
+        path: &str,
+    ) -> Result<fsutil::types::Stat, BridgeError> {
         let request = gateway::StatFileRequest {
             r#ref: reference.to_string(),
             path: path.to_string(),
         };
-        let response = self.client.stat_file(request).await.map_err(call("StatFile"))?;
+        let response = self
+            .client
+            .stat_file(request)
+            .await
+            .map_err(call("StatFile"))?;
         Ok(response.into_inner().stat.unwrap_or_default())
     }
 
@@ -230,7 +282,11 @@ impl Bridge {
         self.return_ok(result, metadata).await
     }
 
-    async fn return_ok(&mut self, result: gateway::result::Result, metadata: BTreeMap<String, Vec<u8>>) -> Result<(), BridgeError> {
+    async fn return_ok(
+        &mut self,
+        result: gateway::result::Result,
+        metadata: BTreeMap<String, Vec<u8>>,
+    ) -> Result<(), BridgeError> {
         let request = gateway::ReturnRequest {
             result: Some(gateway::Result {
                 result: Some(result),
@@ -238,13 +294,21 @@ impl Bridge {
             }),
             error: None,
         };
-        self.client.r#return(request).await.map_err(call("Return"))?;
+        self.client
+            .r#return(request)
+            .await
+            .map_err(call("Return"))?;
         Ok(())
     }
 
     /// A build warning the client shows with the build (BuildKit's warning
     /// channel), attached to the vertex `digest` and to `line` of `source`.
-    pub async fn warn(&mut self, digest: String, warning: &Warning, source: pb::SourceInfo) -> Result<(), BridgeError> {
+    pub async fn warn(
+        &mut self,
+        digest: String,
+        warning: &Warning,
+        source: pb::SourceInfo,
+    ) -> Result<(), BridgeError> {
         let line = i32::try_from(warning.line).unwrap_or(i32::MAX);
         let position = pb::Position { line, character: 0 };
         let request = gateway::WarnRequest {
@@ -274,7 +338,10 @@ impl Bridge {
                 details: Vec::new(),
             }),
         };
-        self.client.r#return(request).await.map_err(call("Return"))?;
+        self.client
+            .r#return(request)
+            .await
+            .map_err(call("Return"))?;
         Ok(())
     }
 }
@@ -329,7 +396,8 @@ impl Options {
     /// A build option given as `--opt NAME=…` or as `--build-arg BUILD_ARG=…`
     /// (buildx has no `--opt`).
     pub fn wasmpack_option(&self, opt: &str, build_arg: &str) -> Option<&str> {
-        self.get(opt).or_else(|| self.get(&format!("build-arg:{build_arg}")))
+        self.get(opt)
+            .or_else(|| self.get(&format!("build-arg:{build_arg}")))
     }
 }
 
@@ -350,15 +418,27 @@ mod tests {
         let options = Options::from_vars(vars.iter().map(|(k, v)| (k.to_string(), v.to_string())));
         assert_eq!(options.get("platform"), Some("wasi/wasm"));
         assert_eq!(options.session_id, "abc");
-        assert_eq!(options.build_args().get("GREETING").map(String::as_str), Some("a=b"));
-        assert_eq!(options.wasmpack_option("wasm-strip", "WASMPACK_STRIP"), Some("1"));
+        assert_eq!(
+            options.build_args().get("GREETING").map(String::as_str),
+            Some("a=b")
+        );
+        assert_eq!(
+            options.wasmpack_option("wasm-strip", "WASMPACK_STRIP"),
+            Some("1")
+        );
         assert_eq!(options.opts.len(), 4);
     }
 
     #[test]
     fn a_missing_basic_cap_is_named() {
         let mut caps = Caps::default();
-        for cap in ["solve.base", "return", "readfile", "resolveimage", "statfile"] {
+        for cap in [
+            "solve.base",
+            "return",
+            "readfile",
+            "resolveimage",
+            "statfile",
+        ] {
             caps.frontend.insert(cap.to_string());
         }
         for cap in ["source.image", "source.local", "exec.meta.base"] {

@@ -23,7 +23,10 @@ pub enum ConfigError {
     #[error("invalid platform {0:?}: expected os/arch[/variant], as in wasi/wasm")]
     BadPlatform(String),
     #[error("--build-arg {build_arg}={value}: expected true or false")]
-    BadFlag { build_arg: &'static str, value: String },
+    BadFlag {
+        build_arg: &'static str,
+        value: String,
+    },
     #[error("--build-arg {0} needs the wasm target platform (--platform wasi/wasm)")]
     NeedsWasm(&'static str),
     #[error("--build-arg {0} needs the frontend's own image reference, which this BuildKit did not pass (the `source` option)")]
@@ -68,7 +71,10 @@ pub struct BuildConfig {
 
 impl BuildConfig {
     /// Reads `options`; `workers` are the daemon's worker platforms.
-    pub fn from_options(options: &Options, workers: &[pb::Platform]) -> Result<BuildConfig, ConfigError> {
+    pub fn from_options(
+        options: &Options,
+        workers: &[pb::Platform],
+    ) -> Result<BuildConfig, ConfigError> {
         let strip = flag(options, OPT_STRIP)?;
         let aot_targets = aot_targets(options)?;
 
@@ -84,7 +90,10 @@ impl BuildConfig {
             "" => vec![build_platform.clone()],
             list => list
                 .split(',')
-                .map(|text| parse_platform(text.trim()).ok_or_else(|| ConfigError::BadPlatform(text.to_string())))
+                .map(|text| {
+                    parse_platform(text.trim())
+                        .ok_or_else(|| ConfigError::BadPlatform(text.to_string()))
+                })
                 .collect::<Result<Vec<_>, _>>()?,
         };
         for platform in &platforms {
@@ -98,10 +107,16 @@ impl BuildConfig {
         }
 
         let build_args = options.build_args();
-        let source_date_epoch = build_args.get("SOURCE_DATE_EPOCH").and_then(|v| v.parse().ok()).unwrap_or(0);
+        let source_date_epoch = build_args
+            .get("SOURCE_DATE_EPOCH")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
         Ok(BuildConfig {
             file_name: options.get("filename").unwrap_or("Dockerfile").to_string(),
-            target: options.get("target").filter(|t| !t.is_empty()).map(str::to_string),
+            target: options
+                .get("target")
+                .filter(|t| !t.is_empty())
+                .map(str::to_string),
             build_platform,
             platforms,
             named_contexts: options
@@ -109,8 +124,14 @@ impl BuildConfig {
                 .iter()
                 .filter_map(|(k, v)| Some((k.strip_prefix("context:")?.to_string(), v.clone())))
                 .collect(),
-            image_resolve_mode: options.get("image-resolve-mode").unwrap_or("default").to_string(),
-            cache_namespace: options.get("build-arg:BUILDKIT_CACHE_MOUNT_NS").unwrap_or("").to_string(),
+            image_resolve_mode: options
+                .get("image-resolve-mode")
+                .unwrap_or("default")
+                .to_string(),
+            cache_namespace: options
+                .get("build-arg:BUILDKIT_CACHE_MOUNT_NS")
+                .unwrap_or("")
+                .to_string(),
             strip,
             aot_targets,
             source_date_epoch,
@@ -123,7 +144,9 @@ impl BuildConfig {
     /// The frontend's own image, for the build steps it runs itself;
     /// `build_arg` names the option that needs it, in the error.
     pub fn own_image(&self, build_arg: &'static str) -> Result<&str, ConfigError> {
-        self.own_image.as_deref().ok_or(ConfigError::NeedsSource(build_arg))
+        self.own_image
+            .as_deref()
+            .ok_or(ConfigError::NeedsSource(build_arg))
     }
 }
 
@@ -150,7 +173,11 @@ fn own_image(options: &Options) -> Option<String> {
 /// given (so the frontend knows which layer holds which).
 fn aot_targets(options: &Options) -> Result<Vec<String>, ConfigError> {
     let mut triples: Vec<String> = Vec::new();
-    for name in options.wasmpack_option(OPT_AOT.0, OPT_AOT.1).unwrap_or("").split(',') {
+    for name in options
+        .wasmpack_option(OPT_AOT.0, OPT_AOT.1)
+        .unwrap_or("")
+        .split(',')
+    {
         let name = name.trim();
         if name.is_empty() {
             continue;
@@ -170,13 +197,19 @@ mod tests {
 
     fn options(opts: &[(&str, &str)]) -> Options {
         Options {
-            opts: opts.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            opts: opts
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
             session_id: "session".to_string(),
         }
     }
 
     fn workers(specs: &[(&str, &str, Option<&str>)]) -> Vec<pb::Platform> {
-        specs.iter().map(|(os, arch, variant)| crate::llb::platform(os, arch, *variant)).collect()
+        specs
+            .iter()
+            .map(|(os, arch, variant)| crate::llb::platform(os, arch, *variant))
+            .collect()
     }
 
     fn wasi() -> Platform {
@@ -185,7 +218,11 @@ mod tests {
 
     #[test]
     fn defaults_build_the_dockerfile_for_the_first_workers_platform() {
-        let config = BuildConfig::from_options(&options(&[]), &workers(&[("linux", "arm64", Some("v8")), ("linux", "amd64", None)])).unwrap();
+        let config = BuildConfig::from_options(
+            &options(&[]),
+            &workers(&[("linux", "arm64", Some("v8")), ("linux", "amd64", None)]),
+        )
+        .unwrap();
         let arm = Platform {
             variant: Some("v8".to_string()),
             ..Platform::new("linux", "arm64")
@@ -195,9 +232,19 @@ mod tests {
         assert_eq!(config.build_platform, arm);
         assert_eq!(config.platforms, [arm]);
         assert_eq!(config.image_resolve_mode, "default");
-        assert_eq!((config.strip, config.aot_targets.len(), config.source_date_epoch), (false, 0, 0));
+        assert_eq!(
+            (
+                config.strip,
+                config.aot_targets.len(),
+                config.source_date_epoch
+            ),
+            (false, 0, 0)
+        );
         assert_eq!(config.session_id, "session");
-        assert!(matches!(config.own_image(OPT_STRIP.1), Err(ConfigError::NeedsSource("WASMPACK_STRIP"))));
+        assert!(matches!(
+            config.own_image(OPT_STRIP.1),
+            Err(ConfigError::NeedsSource("WASMPACK_STRIP"))
+        ));
         let without_workers = BuildConfig::from_options(&options(&[("target", "")]), &[]).unwrap();
         assert_eq!(without_workers.platforms, [Platform::new("linux", "amd64")]);
         assert_eq!(without_workers.target, None);
@@ -223,13 +270,26 @@ mod tests {
         assert_eq!(config.target.as_deref(), Some("app"));
         assert_eq!(config.platforms, [wasi(), Platform::new("wasip2", "wasm")]);
         assert_eq!(config.image_resolve_mode, "local");
-        assert_eq!(config.build_args.get("GREETING").map(String::as_str), Some("a=b"));
+        assert_eq!(
+            config.build_args.get("GREETING").map(String::as_str),
+            Some("a=b")
+        );
         assert_eq!(config.source_date_epoch, 1_700_000_000);
         assert_eq!(config.cache_namespace, "ns");
-        let contexts: Vec<(&str, &str)> = config.named_contexts.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-        assert_eq!(contexts, [("base", "docker-image://alpine:3"), ("src", "local:src")]);
+        let contexts: Vec<(&str, &str)> = config
+            .named_contexts
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        assert_eq!(
+            contexts,
+            [("base", "docker-image://alpine:3"), ("src", "local:src")]
+        );
         assert!(config.strip);
-        assert_eq!(config.own_image(OPT_STRIP.1).unwrap(), "docker.io/wasmpack/frontend:dev");
+        assert_eq!(
+            config.own_image(OPT_STRIP.1).unwrap(),
+            "docker.io/wasmpack/frontend:dev"
+        );
     }
 
     #[test]
@@ -240,20 +300,34 @@ mod tests {
             ("build-arg:WASMPACK_STRIP", "0", false),
             ("wasm-strip", "", false),
         ] {
-            let config = BuildConfig::from_options(&options(&[("platform", "wasi/wasm"), (key, value)]), &[]).unwrap();
+            let config = BuildConfig::from_options(
+                &options(&[("platform", "wasi/wasm"), (key, value)]),
+                &[],
+            )
+            .unwrap();
             assert_eq!(config.strip, strip, "{key}={value}");
         }
         let opts = options(&[
             ("platform", "wasi/wasm"),
-            ("build-arg:WASMPACK_AOT", "x86_64, aarch64,x86_64-unknown-linux-gnu,"),
+            (
+                "build-arg:WASMPACK_AOT",
+                "x86_64, aarch64,x86_64-unknown-linux-gnu,",
+            ),
         ]);
         let config = BuildConfig::from_options(&opts, &[]).unwrap();
-        assert_eq!(config.aot_targets, ["x86_64-unknown-linux-gnu", "aarch64-unknown-linux-gnu"]);
+        assert_eq!(
+            config.aot_targets,
+            ["x86_64-unknown-linux-gnu", "aarch64-unknown-linux-gnu"]
+        );
     }
 
     #[test]
     fn inconsistent_options_are_refused() {
-        let err = |opts: &[(&str, &str)]| BuildConfig::from_options(&options(opts), &[]).unwrap_err().to_string();
+        let err = |opts: &[(&str, &str)]| {
+            BuildConfig::from_options(&options(opts), &[])
+                .unwrap_err()
+                .to_string()
+        };
         assert_eq!(
             err(&[("platform", "wasi/wasm,linux")]),
             "invalid platform \"linux\": expected os/arch[/variant], as in wasi/wasm"
@@ -267,9 +341,13 @@ mod tests {
             "--build-arg WASMPACK_STRIP needs the wasm target platform (--platform wasi/wasm)"
         );
         assert_eq!(
-            err(&[("platform", "wasi/wasm,linux/amd64"), ("wasm-aot", "x86_64")]),
+            err(&[
+                ("platform", "wasi/wasm,linux/amd64"),
+                ("wasm-aot", "x86_64")
+            ]),
             "--build-arg WASMPACK_AOT needs the wasm target platform (--platform wasi/wasm)"
         );
-        assert!(err(&[("wasm-aot", "pdp11")]).starts_with("--build-arg WASMPACK_AOT: AOT target \"pdp11\""));
+        assert!(err(&[("wasm-aot", "pdp11")])
+            .starts_with("--build-arg WASMPACK_AOT: AOT target \"pdp11\""));
     }
 }

@@ -49,9 +49,18 @@ pub struct RunConfig {
         skip_serializing_if = "BTreeMap::is_empty"
     )]
     pub exposed_ports: BTreeMap<String, Empty>,
-    #[serde(rename = "Env", default, deserialize_with = "null_as_empty", skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        rename = "Env",
+        default,
+        deserialize_with = "null_as_empty",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub env: Vec<String>,
-    #[serde(rename = "Entrypoint", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "Entrypoint",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub entrypoint: Option<Vec<String>>,
     #[serde(rename = "Cmd", default, skip_serializing_if = "Option::is_none")]
     pub cmd: Option<Vec<String>>,
@@ -62,7 +71,11 @@ pub struct RunConfig {
         skip_serializing_if = "BTreeMap::is_empty"
     )]
     pub volumes: BTreeMap<String, Empty>,
-    #[serde(rename = "WorkingDir", default, skip_serializing_if = "String::is_empty")]
+    #[serde(
+        rename = "WorkingDir",
+        default,
+        skip_serializing_if = "String::is_empty"
+    )]
     pub working_dir: String,
     #[serde(
         rename = "Labels",
@@ -71,15 +84,37 @@ pub struct RunConfig {
         skip_serializing_if = "BTreeMap::is_empty"
     )]
     pub labels: BTreeMap<String, String>,
-    #[serde(rename = "StopSignal", default, skip_serializing_if = "String::is_empty")]
+    #[serde(
+        rename = "StopSignal",
+        default,
+        skip_serializing_if = "String::is_empty"
+    )]
     pub stop_signal: String,
-    #[serde(rename = "ArgsEscaped", default, skip_serializing_if = "std::ops::Not::not")]
+    #[serde(
+        rename = "ArgsEscaped",
+        default,
+        skip_serializing_if = "std::ops::Not::not"
+    )]
     pub args_escaped: bool,
-    #[serde(rename = "Healthcheck", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "Healthcheck",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub healthcheck: Option<Healthcheck>,
-    #[serde(rename = "OnBuild", default, deserialize_with = "null_as_empty", skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        rename = "OnBuild",
+        default,
+        deserialize_with = "null_as_empty",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub on_build: Vec<String>,
-    #[serde(rename = "Shell", default, deserialize_with = "null_as_empty", skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        rename = "Shell",
+        default,
+        deserialize_with = "null_as_empty",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub shell: Vec<String>,
     #[serde(flatten)]
     pub other: Map<String, Value>,
@@ -92,7 +127,12 @@ pub struct Empty {}
 /// Docker's health check; durations in nanoseconds, 0 for the default.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Healthcheck {
-    #[serde(rename = "Test", default, deserialize_with = "null_as_empty", skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        rename = "Test",
+        default,
+        deserialize_with = "null_as_empty",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub test: Vec<String>,
     #[serde(rename = "Interval", default, skip_serializing_if = "is_zero")]
     pub interval: i64,
@@ -110,7 +150,9 @@ fn is_zero(value: &i64) -> bool {
     *value == 0
 }
 
-fn null_as_empty<'de, D: serde::Deserializer<'de>, T: Default + Deserialize<'de>>(deserializer: D) -> Result<T, D::Error> {
+fn null_as_empty<'de, D: serde::Deserializer<'de>, T: Default + Deserialize<'de>>(
+    deserializer: D,
+) -> Result<T, D::Error> {
     Ok(Option::<T>::deserialize(deserializer)?.unwrap_or_default())
 }
 
@@ -173,7 +215,12 @@ impl ImageConfig {
     pub fn set_env(&mut self, name: &str, value: &str) {
         let entry = format!("{name}={value}");
         let prefix = format!("{name}=");
-        match self.config.env.iter_mut().find(|e| e.starts_with(&prefix) || *e == name) {
+        match self
+            .config
+            .env
+            .iter_mut()
+            .find(|e| e.starts_with(&prefix) || *e == name)
+        {
             Some(existing) => *existing = entry,
             None => self.config.env.push(entry),
         }
@@ -181,7 +228,10 @@ impl ImageConfig {
 
     /// The environment as name/value pairs, in order.
     pub fn env_pairs(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.config.env.iter().map(|e| wasmpack_oci::key_value::split(e))
+        self.config
+            .env
+            .iter()
+            .map(|e| wasmpack_oci::key_value::split(e))
     }
 
     /// Records an instruction in the history, as BuildKit's frontend does.
@@ -209,7 +259,10 @@ pub fn exposed_ports(spec: &str) -> Result<Vec<String>, String> {
     if !matches!(proto.as_str(), "tcp" | "udp" | "sctp") {
         return Err(format!("invalid protocol {proto:?}: use tcp, udp or sctp"));
     }
-    let number = |text: &str| text.parse::<u16>().map_err(|_| format!("invalid port {text:?}"));
+    let number = |text: &str| {
+        text.parse::<u16>()
+            .map_err(|_| format!("invalid port {text:?}"))
+    };
     let (first, last) = match port.split_once('-') {
         Some((first, last)) => (number(first)?, number(last)?),
         None if port.is_empty() => return Err("no port given".to_string()),
@@ -228,8 +281,10 @@ pub fn is_signal(text: &str) -> bool {
         return number > 0;
     }
     const NAMES: [&str; 35] = [
-        "ABRT", "ALRM", "BUS", "CHLD", "CLD", "CONT", "FPE", "HUP", "ILL", "INT", "IO", "IOT", "KILL", "PIPE", "POLL", "PROF", "PWR", "QUIT", "SEGV",
-        "STKFLT", "STOP", "SYS", "TERM", "TRAP", "TSTP", "TTIN", "TTOU", "UNUSED", "URG", "USR1", "USR2", "VTALRM", "WINCH", "XCPU", "XFSZ",
+        "ABRT", "ALRM", "BUS", "CHLD", "CLD", "CONT", "FPE", "HUP", "ILL", "INT", "IO", "IOT",
+        "KILL", "PIPE", "POLL", "PROF", "PWR", "QUIT", "SEGV", "STKFLT", "STOP", "SYS", "TERM",
+        "TRAP", "TSTP", "TTIN", "TTOU", "UNUSED", "URG", "USR1", "USR2", "VTALRM", "WINCH", "XCPU",
+        "XFSZ",
     ];
     let upper = text.to_ascii_uppercase();
     let name = upper.strip_prefix("SIG").unwrap_or(&upper);
@@ -256,7 +311,10 @@ mod tests {
         let image = ImageConfig::from_json(json).unwrap();
         assert_eq!(image.config.entrypoint, None);
         let back: Value = serde_json::from_slice(&image.to_json()).unwrap();
-        assert_eq!(back["config"]["Healthcheck"], serde_json::json!({"Test": ["NONE"]}));
+        assert_eq!(
+            back["config"]["Healthcheck"],
+            serde_json::json!({"Test": ["NONE"]})
+        );
         assert_eq!(back["config"]["Domainname"], "");
         // null and empty lists are left out, as Go's omitempty does.
         assert!(back["config"].get("OnBuild").is_none() && back["config"].get("Volumes").is_none());
@@ -268,7 +326,10 @@ mod tests {
     fn exposed_port_specs() {
         assert_eq!(exposed_ports("80").unwrap(), ["80/tcp"]);
         assert_eq!(exposed_ports("53/UDP").unwrap(), ["53/udp"]);
-        assert_eq!(exposed_ports("8000-8002").unwrap(), ["8000/tcp", "8001/tcp", "8002/tcp"]);
+        assert_eq!(
+            exposed_ports("8000-8002").unwrap(),
+            ["8000/tcp", "8001/tcp", "8002/tcp"]
+        );
         assert_eq!(exposed_ports("127.0.0.1:8080:80/udp").unwrap(), ["80/udp"]);
         assert!(exposed_ports("80/ftp").unwrap_err().contains("protocol"));
         assert!(exposed_ports("http").unwrap_err().contains("invalid port"));

@@ -87,7 +87,12 @@ pub fn platform(os: &str, architecture: &str, variant: Option<&str>) -> pb::Plat
 }
 
 /// A source vertex: `docker-image://…`, `local://…`, ...
-pub fn source(identifier: String, attrs: BTreeMap<String, String>, platform: Option<pb::Platform>, meta: Meta) -> Output {
+pub fn source(
+    identifier: String,
+    attrs: BTreeMap<String, String>,
+    platform: Option<pb::Platform>,
+    meta: Meta,
+) -> Output {
     let op = pb::Op {
         op: Some(pb::op::Op::Source(pb::SourceOp { identifier, attrs })),
         platform,
@@ -98,7 +103,12 @@ pub fn source(identifier: String, attrs: BTreeMap<String, String>, platform: Opt
 
 /// An image source; `resolve_mode` is the build's `image-resolve-mode`
 /// (default, pull or local), recorded only when not the default.
-pub fn image(identifier: String, resolve_mode: &str, platform: Option<pb::Platform>, meta: Meta) -> Output {
+pub fn image(
+    identifier: String,
+    resolve_mode: &str,
+    platform: Option<pb::Platform>,
+    meta: Meta,
+) -> Output {
     let mut attrs = BTreeMap::new();
     if resolve_mode != "default" {
         attrs.insert("image.resolvemode".to_string(), resolve_mode.to_string());
@@ -182,7 +192,12 @@ pub struct Exec {
 
 /// Runs `exec` on `root`; returns the root's new state and the outputs of
 /// the mounts marked `output`, in mount order.
-pub fn exec(root: &State, exec: Exec, platform: Option<pb::Platform>, meta: Meta) -> (State, Vec<State>) {
+pub fn exec(
+    root: &State,
+    exec: Exec,
+    platform: Option<pb::Platform>,
+    meta: Meta,
+) -> (State, Vec<State>) {
     let mut inputs = Inputs::default();
     let mut mounts = vec![pb::Mount {
         input: inputs.index_of(root),
@@ -294,7 +309,12 @@ pub fn copy_defaults(src: &str, dest: &str) -> pb::FileActionCopy {
 }
 
 /// Applies `actions` in order on `base`.
-pub fn file(base: &State, actions: Vec<FileAction>, platform: Option<pb::Platform>, meta: Meta) -> State {
+pub fn file(
+    base: &State,
+    actions: Vec<FileAction>,
+    platform: Option<pb::Platform>,
+    meta: Meta,
+) -> State {
     let mut inputs = Inputs::default();
     let base_input = inputs.index_of(base);
     // Secondary inputs first, so the action numbering below is final.
@@ -315,7 +335,11 @@ pub fn file(base: &State, actions: Vec<FileAction>, platform: Option<pb::Platfor
             let i = i as i64;
             // Each action works on the previous one's result; the numbers
             // past the op's inputs name earlier actions.
-            let input = if i == 0 { base_input } else { input_count + i - 1 };
+            let input = if i == 0 {
+                base_input
+            } else {
+                input_count + i - 1
+            };
             let action = match action {
                 FileAction::Copy { mut copy, .. } => {
                     look_up_names_in(&mut copy.owner, input);
@@ -339,7 +363,9 @@ pub fn file(base: &State, actions: Vec<FileAction>, platform: Option<pb::Platfor
         })
         .collect();
     let op = pb::Op {
-        op: Some(pb::op::Op::File(pb::FileOp { actions: pb_actions })),
+        op: Some(pb::op::Op::File(pb::FileOp {
+            actions: pb_actions,
+        })),
         platform,
         ..Default::default()
     };
@@ -363,13 +389,17 @@ pub fn merge(states: &[State], meta: Meta) -> State {
     let merge_inputs = states
         .iter()
         .filter(|s| s.is_some())
-        .map(|s| pb::MergeInput { input: inputs.index_of(s) })
+        .map(|s| pb::MergeInput {
+            input: inputs.index_of(s),
+        })
         .collect::<Vec<_>>();
     if merge_inputs.is_empty() {
         return None;
     }
     let op = pb::Op {
-        op: Some(pb::op::Op::Merge(pb::MergeOp { inputs: merge_inputs })),
+        op: Some(pb::op::Op::Merge(pb::MergeOp {
+            inputs: merge_inputs,
+        })),
         ..Default::default()
     };
     Some(add_vertex(op, inputs.outputs, meta))
@@ -396,19 +426,24 @@ pub fn definition(state: &State, source: Option<SourceFile<'_>>) -> pb::Definiti
     };
     let digest = encoder.visit(&root.node);
     let terminal = pb::Op {
-        inputs: vec![pb::Input { digest, index: root.index }],
+        inputs: vec![pb::Input {
+            digest,
+            index: root.index,
+        }],
         ..Default::default()
     };
     encoder.push(terminal.encode_to_vec(), pb::OpMetadata::default());
-    let source = source.filter(|_| !encoder.locations.is_empty()).map(|file| pb::Source {
-        locations: encoder.locations,
-        infos: vec![pb::SourceInfo {
-            filename: file.name.to_string(),
-            data: file.data.to_vec(),
-            language: "Dockerfile".to_string(),
-            definition: None,
-        }],
-    });
+    let source = source
+        .filter(|_| !encoder.locations.is_empty())
+        .map(|file| pb::Source {
+            locations: encoder.locations,
+            infos: vec![pb::SourceInfo {
+                filename: file.name.to_string(),
+                data: file.data.to_vec(),
+                language: "Dockerfile".to_string(),
+                definition: None,
+            }],
+        });
     pb::Definition {
         def: encoder.def,
         metadata: encoder.metadata,
@@ -474,7 +509,9 @@ impl Encoder {
                     .collect();
                 let mut metadata = pb::OpMetadata::default();
                 if let Some(name) = &vertex.meta.name {
-                    metadata.description.insert("llb.customname".to_string(), name.clone());
+                    metadata
+                        .description
+                        .insert("llb.customname".to_string(), name.clone());
                 }
                 let digest = self.push(op.encode_to_vec(), metadata);
                 if let Some((first, last)) = vertex.meta.lines {
@@ -488,10 +525,14 @@ impl Encoder {
                             character: 0,
                         }),
                     };
-                    self.locations.entry(digest.clone()).or_default().locations.push(pb::Location {
-                        source_index: 0,
-                        ranges: vec![range],
-                    });
+                    self.locations
+                        .entry(digest.clone())
+                        .or_default()
+                        .locations
+                        .push(pb::Location {
+                            source_index: 0,
+                            ranges: vec![range],
+                        });
                 }
                 digest
             }
@@ -506,11 +547,19 @@ mod tests {
     use super::*;
 
     fn image(name: &str) -> State {
-        Some(source(format!("docker-image://{name}"), BTreeMap::new(), None, Meta::default()))
+        Some(source(
+            format!("docker-image://{name}"),
+            BTreeMap::new(),
+            None,
+            Meta::default(),
+        ))
     }
 
     fn decode(def: &pb::Definition) -> Vec<pb::Op> {
-        def.def.iter().map(|b| pb::Op::decode(b.as_slice()).unwrap()).collect()
+        def.def
+            .iter()
+            .map(|b| pb::Op::decode(b.as_slice()).unwrap())
+            .collect()
     }
 
     #[test]
@@ -543,7 +592,12 @@ mod tests {
             let mut attrs = BTreeMap::new();
             attrs.insert("b".to_string(), "2".to_string());
             attrs.insert("a".to_string(), "1".to_string());
-            let ctx = Some(source("local://context".into(), attrs, None, Meta::default()));
+            let ctx = Some(source(
+                "local://context".into(),
+                attrs,
+                None,
+                Meta::default(),
+            ));
             let copy = |from: &State| FileAction::Copy {
                 from: from.clone(),
                 copy: copy_defaults("/x", "/y"),
@@ -563,7 +617,11 @@ mod tests {
         // Action 0 on the base (input 0), action 1 on action 0's result
         // (input count + 0), both copying from input 1; only the last is
         // the op's output.
-        let numbering: Vec<_> = file_op.actions.iter().map(|a| (a.input, a.secondary_input, a.output)).collect();
+        let numbering: Vec<_> = file_op
+            .actions
+            .iter()
+            .map(|a| (a.input, a.secondary_input, a.output))
+            .collect();
         assert_eq!(numbering, vec![(0, 1, -1), (2, 1, 0)]);
     }
 
@@ -594,7 +652,10 @@ mod tests {
         };
         assert_eq!(exec_op.mounts[1].input, -1);
         assert_eq!(exec_op.mounts[1].output, 1);
-        assert_eq!(ops[2].inputs[0].index, 1, "the result is the mount's output");
+        assert_eq!(
+            ops[2].inputs[0].index, 1,
+            "the result is the mount's output"
+        );
         assert_eq!(root.unwrap().index, 0);
     }
 
@@ -614,7 +675,10 @@ mod tests {
             Meta::default(),
         );
         let def = definition(&st, None);
-        assert_eq!(def.def[0], inner.def[0], "the imported op is copied verbatim");
+        assert_eq!(
+            def.def[0], inner.def[0],
+            "the imported op is copied verbatim"
+        );
         let ops = decode(&def);
         assert_eq!(ops[1].inputs[0].digest, digest_of(&inner.def[0]));
         assert_eq!(definition(&None, None), pb::Definition::default());

@@ -30,7 +30,11 @@ fn main() -> ExitCode {
     }
     // The gRPC client needs the multi-thread runtime: on the current-thread
     // one it stalls before its first call over stdio.
-    let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
         Ok(runtime) => runtime,
         Err(err) => {
             eprintln!("wasmpack-frontend: cannot start: {err}");
@@ -94,7 +98,10 @@ fn strip(args: &[String]) -> ExitCode {
         });
     match result {
         Ok(report) => {
-            eprintln!("stripped {file}: {} -> {} bytes", report.size_before, report.size_after);
+            eprintln!(
+                "stripped {file}: {} -> {} bytes",
+                report.size_before, report.size_after
+            );
             ExitCode::SUCCESS
         }
         Err(err) => {
@@ -112,17 +119,26 @@ fn precompile(args: &[String]) -> ExitCode {
         return ExitCode::from(2);
     };
     let out = std::path::Path::new(out);
-    let result = std::fs::read(module).map_err(|e| e.to_string()).and_then(|wasm| {
-        let artifact = wasmpack_aot::precompile(&wasm, target).map_err(|e| e.to_string())?;
-        let facts = artifact.facts(&wasmpack_oci::digest::sha256_digest(&wasm));
-        let write = |name: &str, bytes: &[u8]| std::fs::write(out.join(name.trim_start_matches('/')), bytes).map_err(|e| e.to_string());
-        write(wasm_stage::PRECOMPILED_ARTIFACT, &artifact.bytes)?;
-        write(wasm_stage::PRECOMPILED_FACTS, &facts)?;
-        Ok(artifact)
-    });
+    let result = std::fs::read(module)
+        .map_err(|e| e.to_string())
+        .and_then(|wasm| {
+            let artifact = wasmpack_aot::precompile(&wasm, target).map_err(|e| e.to_string())?;
+            let facts = artifact.facts(&wasmpack_oci::digest::sha256_digest(&wasm));
+            let write = |name: &str, bytes: &[u8]| {
+                std::fs::write(out.join(name.trim_start_matches('/')), bytes)
+                    .map_err(|e| e.to_string())
+            };
+            write(wasm_stage::PRECOMPILED_ARTIFACT, &artifact.bytes)?;
+            write(wasm_stage::PRECOMPILED_FACTS, &facts)?;
+            Ok(artifact)
+        });
     match result {
         Ok(artifact) => {
-            eprintln!("precompiled {module} for {}: {} bytes", artifact.target, artifact.bytes.len());
+            eprintln!(
+                "precompiled {module} for {}: {} bytes",
+                artifact.target,
+                artifact.bytes.len()
+            );
             ExitCode::SUCCESS
         }
         Err(err) => {

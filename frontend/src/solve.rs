@@ -40,7 +40,11 @@ struct DaemonImages<'a> {
 }
 
 impl ImageResolver for DaemonImages<'_> {
-    async fn resolve(&mut self, reference: &str, platform: &pb::Platform) -> Result<(String, Vec<u8>), String> {
+    async fn resolve(
+        &mut self,
+        reference: &str,
+        platform: &pb::Platform,
+    ) -> Result<(String, Vec<u8>), String> {
         self.bridge
             .resolve_image_config(reference, platform, self.resolve_mode)
             .await
@@ -59,15 +63,27 @@ enum Reading {
 /// A local source from the client's session (`docker buildx build`'s
 /// context or Dockerfile folder), for daemons that pass no inputs: only
 /// the `follow` paths when some are given, without what `excludes` matches.
-fn local_source(name: &str, session_id: &str, reading: Reading, follow: &[&str], excludes: &[String]) -> State {
+fn local_source(
+    name: &str,
+    session_id: &str,
+    reading: Reading,
+    follow: &[&str],
+    excludes: &[String],
+) -> State {
     let mut attrs = BTreeMap::new();
     attrs.insert("local.session".to_string(), session_id.to_string());
     attrs.insert("local.sharedkeyhint".to_string(), name.to_string());
     if !follow.is_empty() {
-        attrs.insert("local.followpaths".to_string(), serde_json::json!(follow).to_string());
+        attrs.insert(
+            "local.followpaths".to_string(),
+            serde_json::json!(follow).to_string(),
+        );
     }
     if !excludes.is_empty() {
-        attrs.insert("local.excludepatterns".to_string(), serde_json::json!(excludes).to_string());
+        attrs.insert(
+            "local.excludepatterns".to_string(),
+            serde_json::json!(excludes).to_string(),
+        );
     }
     let progress = match (name, reading) {
         ("dockerfile", _) => "[internal] load build definition".to_string(),
@@ -76,25 +92,50 @@ fn local_source(name: &str, session_id: &str, reading: Reading, follow: &[&str],
         (name, Reading::Files) => format!("[context {name}] load from client"),
         (name, Reading::IgnoreFile) => format!("[context {name}] load .dockerignore"),
     };
-    Some(llb::source(format!("local://{name}"), attrs, None, Meta::named(progress)))
+    Some(llb::source(
+        format!("local://{name}"),
+        attrs,
+        None,
+        Meta::named(progress),
+    ))
 }
 
 /// A local folder from the session, without what its `.dockerignore` (or
 /// the Dockerfile's own ignore file, `own_ignore`, for the main context)
 /// excludes.
-async fn filtered_local(bridge: &mut Bridge, session_id: &str, name: &str, own_ignore: Option<Vec<u8>>) -> Result<State, SolveError> {
+async fn filtered_local(
+    bridge: &mut Bridge,
+    session_id: &str,
+    name: &str,
+    own_ignore: Option<Vec<u8>>,
+) -> Result<State, SolveError> {
     let ignore = match own_ignore {
         Some(bytes) => Some(bytes),
         None => {
-            let ignore_only = local_source(name, session_id, Reading::IgnoreFile, &[".dockerignore"], &[]);
+            let ignore_only = local_source(
+                name,
+                session_id,
+                Reading::IgnoreFile,
+                &[".dockerignore"],
+                &[],
+            );
             let reference = bridge.solve(llb::definition(&ignore_only, None)).await?;
-            bridge.read_file(&reference, ".dockerignore", None).await.ok()
+            bridge
+                .read_file(&reference, ".dockerignore", None)
+                .await
+                .ok()
         }
     };
     let excludes = ignore
         .map(|bytes| dockerfile::ignore::parse(&String::from_utf8_lossy(&bytes)))
         .unwrap_or_default();
-    Ok(local_source(name, session_id, Reading::Files, &[], &excludes))
+    Ok(local_source(
+        name,
+        session_id,
+        Reading::Files,
+        &[],
+        &excludes,
+    ))
 }
 
 pub async fn build(bridge: &mut Bridge, options: &Options) -> Result<(), SolveError> {
@@ -107,13 +148,23 @@ pub async fn build(bridge: &mut Bridge, options: &Options) -> Result<(), SolveEr
     let own_ignore = format!("{file_name}.dockerignore");
     let dockerfile_state = match inputs.remove("dockerfile").and_then(llb::import) {
         Some(output) => Some(output),
-        None => local_source("dockerfile", &config.session_id, Reading::Files, &[file_name, &own_ignore], &[]),
+        None => local_source(
+            "dockerfile",
+            &config.session_id,
+            Reading::Files,
+            &[file_name, &own_ignore],
+            &[],
+        ),
     };
-    let reference = bridge.solve(llb::definition(&dockerfile_state, None)).await?;
+    let reference = bridge
+        .solve(llb::definition(&dockerfile_state, None))
+        .await?;
     let bytes = bridge.read_file(&reference, file_name, None).await?;
     // As BuildKit's frontend does, a file that cannot be read is no file.
     let own_ignore = bridge.read_file(&reference, &own_ignore, None).await.ok();
-    let text = String::from_utf8(bytes).map_err(|_| SolveError::NotText { file: file_name.clone() })?;
+    let text = String::from_utf8(bytes).map_err(|_| SolveError::NotText {
+        file: file_name.clone(),
+    })?;
     let dockerfile = Dockerfile::parse(file_name, &text)?;
     if !dockerfile.warnings.is_empty() {
         let dockerfile_definition = llb::definition(&dockerfile_state, None);
@@ -127,7 +178,10 @@ pub async fn build(bridge: &mut Bridge, options: &Options) -> Result<(), SolveEr
         for warning in &dockerfile.warnings {
             // A daemon without the warning channel still builds.
             if let Err(e) = bridge.warn(digest.clone(), warning, source.clone()).await {
-                eprintln!("warning: {}:{}: {} ({e})", file_name, warning.line, warning.short);
+                eprintln!(
+                    "warning: {}:{}: {} ({e})",
+                    file_name, warning.line, warning.short
+                );
             }
         }
     }
@@ -184,7 +238,9 @@ pub async fn build(bridge: &mut Bridge, options: &Options) -> Result<(), SolveEr
         if let Some(base) = built.base_config {
             metadata.insert("containerimage.base.config".to_string(), base);
         }
-        bridge.return_result(built.reference, built.definition, metadata).await?;
+        bridge
+            .return_result(built.reference, built.definition, metadata)
+            .await?;
         return Ok(());
     }
     // Several platforms: refs and configs keyed by platform, and the list
@@ -204,7 +260,10 @@ pub async fn build(bridge: &mut Bridge, options: &Options) -> Result<(), SolveEr
         refs.push((id, built.reference, built.definition));
     }
     let platforms = serde_json::json!({ "platforms": listed });
-    metadata.insert("refs.platforms".to_string(), platforms.to_string().into_bytes());
+    metadata.insert(
+        "refs.platforms".to_string(),
+        platforms.to_string().into_bytes(),
+    );
     bridge.return_results(refs, metadata).await?;
     Ok(())
 }
@@ -241,23 +300,40 @@ impl PlatformImage {
     fn annotations(&self, scope: &str) -> BTreeMap<String, Vec<u8>> {
         self.manifest_annotations
             .iter()
-            .map(|(key, value)| (format!("annotation-manifest{scope}.{key}"), value.clone().into_bytes()))
+            .map(|(key, value)| {
+                (
+                    format!("annotation-manifest{scope}.{key}"),
+                    value.clone().into_bytes(),
+                )
+            })
             .collect()
     }
 }
 
 impl PlatformBuild<'_> {
-    async fn run(&self, bridge: &mut Bridge, shared: &ConvertOptions, target_platform: &Platform) -> Result<PlatformImage, SolveError> {
+    async fn run(
+        &self,
+        bridge: &mut Bridge,
+        shared: &ConvertOptions,
+        target_platform: &Platform,
+    ) -> Result<PlatformImage, SolveError> {
         // Short names for the shared parts: the steps below read as one build.
         let (config, text, dockerfile) = (self.config, self.text, self.dockerfile);
-        let (file_name, build_platform, resolve_mode) = (config.file_name.as_str(), &config.build_platform, config.image_resolve_mode.as_str());
+        let (file_name, build_platform, resolve_mode) = (
+            config.file_name.as_str(),
+            &config.build_platform,
+            config.image_resolve_mode.as_str(),
+        );
         let wasm = wasm_stage::is_wasm_platform(target_platform);
         let convert_options = ConvertOptions {
             target_platform: target_platform.clone(),
             stages_on_build_platform: wasm,
             ..shared.clone()
         };
-        let mut images = DaemonImages { bridge, resolve_mode };
+        let mut images = DaemonImages {
+            bridge,
+            resolve_mode,
+        };
         let mut stage = convert::convert(dockerfile, &convert_options, &mut images).await?;
 
         let entry = match wasm {
@@ -268,16 +344,19 @@ impl PlatformBuild<'_> {
         if let Some(entry) = &entry {
             if config.strip {
                 let own_image = config.own_image(OPT_STRIP.1)?;
-                state = wasm_stage::strip_step(&state, entry, own_image, build_platform, resolve_mode);
+                state =
+                    wasm_stage::strip_step(&state, entry, own_image, build_platform, resolve_mode);
             }
             state = wasm_stage::squash(&state, &stage.platform);
             // The stage's own steps no longer have layers of their own.
             for step in &mut stage.image.history {
                 step.empty_layer = true;
             }
-            stage
-                .image
-                .add_history("wasmpack: the stage's filesystem as one layer".to_string(), false, None);
+            stage.image.add_history(
+                "wasmpack: the stage's filesystem as one layer".to_string(),
+                false,
+                None,
+            );
         }
 
         let source = SourceFile {
@@ -302,28 +381,49 @@ impl PlatformBuild<'_> {
                 let steps: Vec<State> = config
                     .aot_targets
                     .iter()
-                    .map(|triple| wasm_stage::precompile_step(&state, entry, triple, own_image, build_platform, resolve_mode))
+                    .map(|triple| {
+                        wasm_stage::precompile_step(
+                            &state,
+                            entry,
+                            triple,
+                            own_image,
+                            build_platform,
+                            resolve_mode,
+                        )
+                    })
                     .collect();
                 // Solving the gathered facts runs the steps, in parallel; the
                 // annotations then describe what those steps actually made.
                 let facts = wasm_stage::gather_facts(&steps, &stage.platform);
                 let facts_ref = bridge.solve(llb::definition(&facts, None)).await?;
                 for (i, (triple, step)) in config.aot_targets.iter().zip(&steps).enumerate() {
-                    let json = bridge.read_file(&facts_ref, &format!("/{i}.json"), None).await?;
-                    let facts = wasmpack_aot::parse_facts(&json).map_err(|e| SolveError::AotFacts {
-                        target: triple.clone(),
-                        reason: e.to_string(),
-                    })?;
+                    let json = bridge
+                        .read_file(&facts_ref, &format!("/{i}.json"), None)
+                        .await?;
+                    let facts =
+                        wasmpack_aot::parse_facts(&json).map_err(|e| SolveError::AotFacts {
+                            target: triple.clone(),
+                            reason: e.to_string(),
+                        })?;
                     // Layer 0 is the module's; AOT layers follow in order.
                     for (key, value) in &facts {
                         let key = wasmpack_aot::manifest_annotation(i + 1, key);
                         manifest_annotations.push((key, value.clone()));
                     }
-                    state = wasm_stage::add_artifact(&state, step, entry, triple, config.source_date_epoch, &stage.platform);
+                    state = wasm_stage::add_artifact(
+                        &state,
+                        step,
+                        entry,
+                        triple,
+                        config.source_date_epoch,
+                        &stage.platform,
+                    );
                     let artifact = wasmpack_aot::artifact_path(&entry.path, triple);
-                    stage
-                        .image
-                        .add_history(format!("wasmpack: {triple} precompiled artifact {artifact}"), false, None);
+                    stage.image.add_history(
+                        format!("wasmpack: {triple} precompiled artifact {artifact}"),
+                        false,
+                        None,
+                    );
                 }
                 let definition = llb::definition(&state, Some(source));
                 (bridge.solve(definition.clone()).await?, definition)
@@ -347,14 +447,31 @@ mod tests {
     #[test]
     fn local_sources_are_named_as_buildkits_frontend_names_them() {
         let cases = [
-            ("dockerfile", Reading::Files, "[internal] load build definition"),
+            (
+                "dockerfile",
+                Reading::Files,
+                "[internal] load build definition",
+            ),
             ("context", Reading::Files, "[internal] load build context"),
-            ("context", Reading::IgnoreFile, "[internal] load .dockerignore"),
-            ("shared", Reading::Files, "[context shared] load from client"),
-            ("shared", Reading::IgnoreFile, "[context shared] load .dockerignore"),
+            (
+                "context",
+                Reading::IgnoreFile,
+                "[internal] load .dockerignore",
+            ),
+            (
+                "shared",
+                Reading::Files,
+                "[context shared] load from client",
+            ),
+            (
+                "shared",
+                Reading::IgnoreFile,
+                "[context shared] load .dockerignore",
+            ),
         ];
         for (name, reading, expected) in cases {
-            let definition = llb::definition(&local_source(name, "session", reading, &[], &[]), None);
+            let definition =
+                llb::definition(&local_source(name, "session", reading, &[], &[]), None);
             let names: Vec<&String> = definition
                 .metadata
                 .values()

@@ -4,8 +4,8 @@
 
 use std::path::Path;
 
-use wasmpack_wasm::{self as wasm, WasmFacts};
 use wasmpack_proto::pb;
+use wasmpack_wasm::{self as wasm, WasmFacts};
 
 use crate::convert::{to_pb, ConvertedStage};
 use crate::dockerfile::Platform;
@@ -90,7 +90,11 @@ pub fn entrypoint_of(stage: &ConvertedStage, file: &str) -> Result<Entrypoint, W
     } else {
         format!("{}/{}", dir.trim_end_matches('/'), args[0])
     };
-    Ok(Entrypoint { path, line, keyword })
+    Ok(Entrypoint {
+        path,
+        line,
+        keyword,
+    })
 }
 
 /// The stage's whole filesystem as one layer: a single copy onto scratch,
@@ -104,7 +108,10 @@ pub fn squash(state: &State, platform: &Platform) -> State {
     };
     llb::file(
         &None,
-        vec![FileAction::Copy { from: state.clone(), copy }],
+        vec![FileAction::Copy {
+            from: state.clone(),
+            copy,
+        }],
         Some(to_pb(platform)),
         Meta::named("[wasmpack] squash the wasm stage into one layer"),
     )
@@ -123,9 +130,19 @@ fn frontend_tool(frontend_image: &str, build_platform: &Platform, resolve_mode: 
 /// Strips the module's custom sections as a build step: the frontend's own
 /// image runs `strip` on the stage mounted at /stage, so BuildKit caches it
 /// and no module bytes travel through LLB.
-pub fn strip_step(state: &State, entry: &Entrypoint, frontend_image: &str, build_platform: &Platform, resolve_mode: &str) -> State {
+pub fn strip_step(
+    state: &State,
+    entry: &Entrypoint,
+    frontend_image: &str,
+    build_platform: &Platform,
+    resolve_mode: &str,
+) -> State {
     let exec = llb::Exec {
-        args: vec![crate::FRONTEND_PATH.to_string(), "strip".to_string(), format!("/stage{}", entry.path)],
+        args: vec![
+            crate::FRONTEND_PATH.to_string(),
+            "strip".to_string(),
+            format!("/stage{}", entry.path),
+        ],
         cwd: "/".to_string(),
         network: pb::NetMode::None,
         mounts: vec![llb::Mount {
@@ -143,7 +160,10 @@ pub fn strip_step(state: &State, entry: &Entrypoint, frontend_image: &str, build
         &tool,
         exec,
         Some(to_pb(build_platform)),
-        Meta::named(format!("[wasmpack] strip custom sections from {}", entry.path)),
+        Meta::named(format!(
+            "[wasmpack] strip custom sections from {}",
+            entry.path
+        )),
     );
     outputs.into_iter().next().flatten()
 }
@@ -206,7 +226,14 @@ pub fn precompile_step(
 /// `state` plus the artifact of a precompile step and its facts file at
 /// their documented paths beside the module: one op, so one more layer of
 /// its own.
-pub fn add_artifact(state: &State, precompiled: &State, entry: &Entrypoint, triple: &str, epoch: i64, platform: &Platform) -> State {
+pub fn add_artifact(
+    state: &State,
+    precompiled: &State,
+    entry: &Entrypoint,
+    triple: &str,
+    epoch: i64,
+    platform: &Platform,
+) -> State {
     let dest = wasmpack_aot::artifact_path(&entry.path, triple);
     let copy = |src: &str, dest: &str| FileAction::Copy {
         from: precompiled.clone(),
@@ -245,27 +272,44 @@ pub fn gather_facts(precompiled: &[State], platform: &Platform) -> State {
 }
 
 /// Reads back and validates the entrypoint module of a solved stage.
-pub async fn validate(bridge: &mut crate::bridge::Bridge, reference: &str, entry: &Entrypoint, file: &str) -> Result<WasmFacts, WasmStageError> {
+pub async fn validate(
+    bridge: &mut crate::bridge::Bridge,
+    reference: &str,
+    entry: &Entrypoint,
+    file: &str,
+) -> Result<WasmFacts, WasmStageError> {
     let error = |message: String| WasmStageError {
         file: file.to_string(),
         line: entry.line,
         message: format!("{} {}: {message}", entry.keyword, entry.path),
     };
-    let stat = bridge.stat_file(reference, &entry.path).await.map_err(|e| match e.code() {
-        Some(tonic::Code::NotFound) => error("no such file in the final stage (was it copied there?)".to_string()),
-        _ => error(format!("cannot check the file: {e}")),
-    })?;
+    let stat = bridge
+        .stat_file(reference, &entry.path)
+        .await
+        .map_err(|e| match e.code() {
+            Some(tonic::Code::NotFound) => {
+                error("no such file in the final stage (was it copied there?)".to_string())
+            }
+            _ => error(format!("cannot check the file: {e}")),
+        })?;
     if stat.mode & GO_MODE_TYPE != 0 {
         return Err(error("is not a regular file".to_string()));
     }
     if stat.size > MAX_MODULE {
-        return Err(error(format!("is {} bytes, more than the {} wasmpack validates", stat.size, MAX_MODULE)));
+        return Err(error(format!(
+            "is {} bytes, more than the {} wasmpack validates",
+            stat.size, MAX_MODULE
+        )));
     }
     let mut bytes = Vec::with_capacity(stat.size as usize);
     while (bytes.len() as i64) < stat.size {
         let offset = bytes.len() as i64;
         let chunk = bridge
-            .read_file(reference, &entry.path, Some((offset, READ_CHUNK.min(stat.size - offset))))
+            .read_file(
+                reference,
+                &entry.path,
+                Some((offset, READ_CHUNK.min(stat.size - offset))),
+            )
             .await
             .map_err(|e| error(format!("cannot read the file: {e}")))?;
         if chunk.is_empty() {
@@ -290,9 +334,16 @@ mod tests {
     struct NoImages;
 
     impl ImageResolver for NoImages {
-        async fn resolve(&mut self, reference: &str, _: &pb::Platform) -> Result<(String, Vec<u8>), String> {
+        async fn resolve(
+            &mut self,
+            reference: &str,
+            _: &pb::Platform,
+        ) -> Result<(String, Vec<u8>), String> {
             match reference {
-                "docker.io/library/busybox:latest" => Ok((String::new(), br#"{"os":"linux","architecture":"amd64"}"#.to_vec())),
+                "docker.io/library/busybox:latest" => Ok((
+                    String::new(),
+                    br#"{"os":"linux","architecture":"amd64"}"#.to_vec(),
+                )),
                 _ => Err("no images in this test".to_string()),
             }
         }
@@ -313,13 +364,19 @@ mod tests {
             cache_namespace: String::new(),
             named_contexts: std::collections::HashMap::new(),
         };
-        let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
-        runtime.block_on(convert(&dockerfile, &options, &mut NoImages)).unwrap()
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        runtime
+            .block_on(convert(&dockerfile, &options, &mut NoImages))
+            .unwrap()
     }
 
     #[test]
     fn entrypoint_may_come_before_the_copy_and_relative_paths_use_workdir() {
-        let stage = final_stage("FROM scratch\nENTRYPOINT [\"/hello.wasm\"]\nCOPY hello.wasm /hello.wasm\n");
+        let stage = final_stage(
+            "FROM scratch\nENTRYPOINT [\"/hello.wasm\"]\nCOPY hello.wasm /hello.wasm\n",
+        );
         let entry = entrypoint_of(&stage, "Dockerfile").unwrap();
         assert_eq!(
             entry,
@@ -331,20 +388,33 @@ mod tests {
         );
         let stage = final_stage("FROM scratch\nWORKDIR /app\nCMD [\"bin/app.wasm\", \"x\"]\n");
         let entry = entrypoint_of(&stage, "Dockerfile").unwrap();
-        assert_eq!((entry.path.as_str(), entry.keyword, entry.line), ("/app/bin/app.wasm", "CMD", 3));
+        assert_eq!(
+            (entry.path.as_str(), entry.keyword, entry.line),
+            ("/app/bin/app.wasm", "CMD", 3)
+        );
     }
 
     #[test]
     fn the_final_stage_rules_are_errors_with_lines() {
-        let err = entrypoint_of(&final_stage("FROM busybox\nENTRYPOINT [\"/a.wasm\"]\n"), "Dockerfile").unwrap_err();
+        let err = entrypoint_of(
+            &final_stage("FROM busybox\nENTRYPOINT [\"/a.wasm\"]\n"),
+            "Dockerfile",
+        )
+        .unwrap_err();
         assert_eq!(err.line, 1);
         assert!(err.to_string().contains("must start FROM scratch"), "{err}");
-        let err = entrypoint_of(&final_stage("FROM scratch\nCOPY a /a\n"), "Dockerfile").unwrap_err();
+        let err =
+            entrypoint_of(&final_stage("FROM scratch\nCOPY a /a\n"), "Dockerfile").unwrap_err();
         assert!(
-            err.to_string().starts_with("Dockerfile:1: ") && err.message.contains("sets no ENTRYPOINT"),
+            err.to_string().starts_with("Dockerfile:1: ")
+                && err.message.contains("sets no ENTRYPOINT"),
             "{err}"
         );
-        let err = entrypoint_of(&final_stage("FROM scratch\n\nENTRYPOINT /a.wasm\n"), "Dockerfile").unwrap_err();
+        let err = entrypoint_of(
+            &final_stage("FROM scratch\n\nENTRYPOINT /a.wasm\n"),
+            "Dockerfile",
+        )
+        .unwrap_err();
         assert_eq!(err.line, 3);
         assert!(err.message.contains("shell form"), "{err}");
     }
@@ -356,7 +426,9 @@ mod tests {
         let def = llb::definition(&squashed, None);
         use prost::Message;
         let last = pb::Op::decode(def.def[def.def.len() - 2].as_slice()).unwrap();
-        let Some(pb::op::Op::File(file)) = last.op else { panic!("file op") };
+        let Some(pb::op::Op::File(file)) = last.op else {
+            panic!("file op")
+        };
         assert_eq!(file.actions.len(), 1);
         assert_eq!(file.actions[0].input, -1, "onto scratch");
         assert_eq!(last.platform.unwrap().os, "wasi");
@@ -366,7 +438,9 @@ mod tests {
     #[test]
     fn precompile_sees_only_the_module_and_its_artifact_lands_beside_it() {
         use prost::Message;
-        let stage = final_stage("FROM scratch\nCOPY hello.wasm /hello.wasm\nENTRYPOINT [\"/hello.wasm\"]\n");
+        let stage = final_stage(
+            "FROM scratch\nCOPY hello.wasm /hello.wasm\nENTRYPOINT [\"/hello.wasm\"]\n",
+        );
         let entry = entrypoint_of(&stage, "Dockerfile").unwrap();
         let triple = "aarch64-unknown-linux-gnu";
         let step = precompile_step(
@@ -379,7 +453,11 @@ mod tests {
         );
         let with_artifact = add_artifact(&stage.state, &step, &entry, triple, 7, &stage.platform);
         let def = llb::definition(&with_artifact, None);
-        let ops: Vec<pb::Op> = def.def.iter().map(|bytes| pb::Op::decode(bytes.as_slice()).unwrap()).collect();
+        let ops: Vec<pb::Op> = def
+            .def
+            .iter()
+            .map(|bytes| pb::Op::decode(bytes.as_slice()).unwrap())
+            .collect();
 
         let exec = ops.iter().find_map(|op| match &op.op {
             Some(pb::op::Op::Exec(exec)) => Some(exec),
@@ -387,10 +465,20 @@ mod tests {
         });
         let exec = exec.expect("an exec op");
         let meta = exec.meta.as_ref().unwrap();
-        assert_eq!(meta.args[1..], ["precompile", triple, "/in/module.wasm", "/out"]);
+        assert_eq!(
+            meta.args[1..],
+            ["precompile", triple, "/in/module.wasm", "/out"]
+        );
         assert_eq!(exec.network, pb::NetMode::None as i32);
-        let module = exec.mounts.iter().find(|m| m.dest == "/in/module.wasm").unwrap();
-        assert_eq!((module.selector.as_str(), module.readonly), ("/hello.wasm", true));
+        let module = exec
+            .mounts
+            .iter()
+            .find(|m| m.dest == "/in/module.wasm")
+            .unwrap();
+        assert_eq!(
+            (module.selector.as_str(), module.readonly),
+            ("/hello.wasm", true)
+        );
         let out = exec.mounts.iter().find(|m| m.dest == "/out").unwrap();
         assert_eq!((out.input, out.readonly), (-1, false), "a fresh output");
 
@@ -406,16 +494,29 @@ mod tests {
             })
             .collect();
         let artifact = "/hello.aarch64-unknown-linux-gnu.cwasm";
-        assert_eq!((copies[0].src.as_str(), copies[0].dest.as_str()), (PRECOMPILED_ARTIFACT, artifact));
+        assert_eq!(
+            (copies[0].src.as_str(), copies[0].dest.as_str()),
+            (PRECOMPILED_ARTIFACT, artifact)
+        );
         let facts = "/hello.aarch64-unknown-linux-gnu.cwasm.json";
-        assert_eq!((copies[1].src.as_str(), copies[1].dest.as_str()), (PRECOMPILED_FACTS, facts));
-        assert!(copies.iter().all(|copy| (copy.mode, copy.timestamp) == (0o644, 7)));
+        assert_eq!(
+            (copies[1].src.as_str(), copies[1].dest.as_str()),
+            (PRECOMPILED_FACTS, facts)
+        );
+        assert!(copies
+            .iter()
+            .all(|copy| (copy.mode, copy.timestamp) == (0o644, 7)));
         assert_eq!(file.actions.len(), 2, "one op, so one layer");
     }
 
     #[test]
     fn wasm_platforms() {
-        for (text, wasm) in [("wasi", true), ("wasip1", true), ("wasip2", true), ("linux", false)] {
+        for (text, wasm) in [
+            ("wasi", true),
+            ("wasip1", true),
+            ("wasip2", true),
+            ("linux", false),
+        ] {
             assert_eq!(is_wasm_platform(&Platform::new(text, "wasm")), wasm);
         }
         assert!(!is_wasm_platform(&Platform::new("wasi", "amd64")));

@@ -6,8 +6,8 @@ use std::fmt;
 use std::str::FromStr;
 
 use oci_spec::image::{
-    Arch, ConfigBuilder, Descriptor, HistoryBuilder, ImageConfigurationBuilder, ImageManifestBuilder, MediaType, Os, Platform, PlatformBuilder,
-    RootFsBuilder,
+    Arch, ConfigBuilder, Descriptor, HistoryBuilder, ImageConfigurationBuilder,
+    ImageManifestBuilder, MediaType, Os, Platform, PlatformBuilder, RootFsBuilder,
 };
 use serde::Serialize;
 
@@ -79,7 +79,9 @@ impl FromStr for WasiOs {
             "wasi" => Ok(WasiOs::Wasi),
             "wasip1" => Ok(WasiOs::Wasip1),
             "wasip2" => Ok(WasiOs::Wasip2),
-            _ => Err(format!("unknown platform {s:?} (wasi/wasm, wasip1/wasm or wasip2/wasm)")),
+            _ => Err(format!(
+                "unknown platform {s:?} (wasi/wasm, wasip1/wasm or wasip2/wasm)"
+            )),
         }
     }
 }
@@ -200,10 +202,22 @@ fn build_container_image(spec: &ImageSpec) -> Result<Image, ImageError> {
     for artifact in &spec.aot {
         let mut contents = LayerContents::default();
         let data = artifact.bytes.clone();
-        contents.insert(&artifact.path, EntryKind::File { data, executable: false })?;
+        contents.insert(
+            &artifact.path,
+            EntryKind::File {
+                data,
+                executable: false,
+            },
+        )?;
         if let Some((path, data)) = &artifact.facts {
             let data = data.clone();
-            contents.insert(path, EntryKind::File { data, executable: false })?;
+            contents.insert(
+                path,
+                EntryKind::File {
+                    data,
+                    executable: false,
+                },
+            )?;
         }
         let aot_layer = contents.build(spec.epoch, spec.compression)?;
         diff_ids.push(aot_layer.diff_id.clone());
@@ -235,7 +249,12 @@ fn build_container_image(spec: &ImageSpec) -> Result<Image, ImageError> {
         .architecture(Arch::Wasm)
         .os(Os::Other(spec.os.as_str().to_string()))
         .config(runtime.build()?)
-        .rootfs(RootFsBuilder::default().typ("layers").diff_ids(diff_ids).build()?)
+        .rootfs(
+            RootFsBuilder::default()
+                .typ("layers")
+                .diff_ids(diff_ids)
+                .build()?,
+        )
         .history(history)
         .build()?;
     let config = Blob::new(MediaType::ImageConfig.to_string(), canonical_json(&config));
@@ -277,7 +296,9 @@ fn build_artifact(spec: &ImageSpec) -> Result<Image, ImageError> {
         .facts
         .as_ref()
         .filter(|f| f.kind == WasmKind::Component)
-        .map(|f| ArtifactComponent { imports: f.imports.clone() });
+        .map(|f| ArtifactComponent {
+            imports: f.imports.clone(),
+        });
     // The artifact spec names the WASI generation; a plain `wasi` request is
     // answered from what the module imports.
     let os = match spec.os {
@@ -298,7 +319,11 @@ fn build_artifact(spec: &ImageSpec) -> Result<Image, ImageError> {
 
 /// Writes the manifest over the config and the layers (each with its
 /// descriptor annotations).
-fn assemble(spec: &ImageSpec, config: Blob, layers: Vec<(Blob, BTreeMap<String, String>)>) -> Result<Image, ImageError> {
+fn assemble(
+    spec: &ImageSpec,
+    config: Blob,
+    layers: Vec<(Blob, BTreeMap<String, String>)>,
+) -> Result<Image, ImageError> {
     let descriptors = layers
         .iter()
         .map(|(blob, annotations)| {
@@ -317,7 +342,10 @@ fn assemble(spec: &ImageSpec, config: Blob, layers: Vec<(Blob, BTreeMap<String, 
     if !spec.annotations.is_empty() {
         manifest = manifest.annotations(to_hash_map(&spec.annotations));
     }
-    let manifest = Blob::new(MediaType::ImageManifest.to_string(), canonical_json(&manifest.build()?));
+    let manifest = Blob::new(
+        MediaType::ImageManifest.to_string(),
+        canonical_json(&manifest.build()?),
+    );
     Ok(Image {
         manifest,
         config,
@@ -328,7 +356,10 @@ fn assemble(spec: &ImageSpec, config: Blob, layers: Vec<(Blob, BTreeMap<String, 
 
 /// The descriptor of a blob we made (so its digest is well formed).
 pub fn descriptor_of(blob: &Blob) -> Descriptor {
-    let digest: oci_spec::image::Digest = blob.digest.parse().expect("digests computed here are well formed");
+    let digest: oci_spec::image::Digest = blob
+        .digest
+        .parse()
+        .expect("digests computed here are well formed");
     Descriptor::new(MediaType::from(blob.media_type.as_str()), blob.size, digest)
 }
 
@@ -352,10 +383,13 @@ pub fn canonical_json<T: Serialize>(value: &T) -> Vec<u8> {
     fn sorted(value: serde_json::Value) -> serde_json::Value {
         match value {
             serde_json::Value::Object(map) => {
-                let ordered: BTreeMap<String, serde_json::Value> = map.into_iter().map(|(k, v)| (k, sorted(v))).collect();
+                let ordered: BTreeMap<String, serde_json::Value> =
+                    map.into_iter().map(|(k, v)| (k, sorted(v))).collect();
                 serde_json::Value::Object(ordered.into_iter().collect())
             }
-            serde_json::Value::Array(items) => serde_json::Value::Array(items.into_iter().map(sorted).collect()),
+            serde_json::Value::Array(items) => {
+                serde_json::Value::Array(items.into_iter().map(sorted).collect())
+            }
             other => other,
         }
     }
@@ -378,9 +412,9 @@ pub fn rfc3339(epoch: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use wasmpack_wasm::{test_modules::hello_wasm, validate};
     use oci_spec::image::{ImageConfiguration, ImageManifest};
     use std::path::Path;
+    use wasmpack_wasm::{test_modules::hello_wasm, validate};
 
     fn spec() -> ImageSpec {
         let wasm = hello_wasm();
@@ -404,7 +438,10 @@ mod tests {
         assert_eq!(config.os(), &Os::Other("wasi".into()));
         assert_eq!(config.architecture(), &Arch::Wasm);
         let runtime = config.config().as_ref().unwrap();
-        assert_eq!(runtime.entrypoint().as_deref(), Some(&["/hello.wasm".to_string()][..]));
+        assert_eq!(
+            runtime.entrypoint().as_deref(),
+            Some(&["/hello.wasm".to_string()][..])
+        );
         assert_eq!(runtime.cmd().as_ref().unwrap(), &spec.cmd);
         assert_eq!(runtime.env().as_ref().unwrap(), &spec.env);
         assert_eq!(runtime.working_dir().as_deref(), Some("/data"));
@@ -415,8 +452,14 @@ mod tests {
         let manifest: ImageManifest = serde_json::from_slice(&image.manifest.data).unwrap();
         assert_eq!(manifest.config().digest().to_string(), image.config.digest);
         assert_eq!(manifest.layers().len(), 1);
-        assert_eq!(manifest.layers()[0].digest().to_string(), image.layers[0].digest);
-        assert_eq!(manifest.layers()[0].media_type(), &MediaType::ImageLayerGzip);
+        assert_eq!(
+            manifest.layers()[0].digest().to_string(),
+            image.layers[0].digest
+        );
+        assert_eq!(
+            manifest.layers()[0].media_type(),
+            &MediaType::ImageLayerGzip
+        );
     }
 
     #[test]
@@ -431,9 +474,15 @@ mod tests {
             b.annotations.insert(format!("k{i}"), format!("{i}"));
             b.labels.insert(format!("l{i}"), format!("{i}"));
         }
-        assert_eq!(build_image(&a).unwrap().manifest.digest, build_image(&b).unwrap().manifest.digest);
+        assert_eq!(
+            build_image(&a).unwrap().manifest.digest,
+            build_image(&b).unwrap().manifest.digest
+        );
         b.epoch = 1;
-        assert_ne!(build_image(&a).unwrap().manifest.digest, build_image(&b).unwrap().manifest.digest);
+        assert_ne!(
+            build_image(&a).unwrap().manifest.digest,
+            build_image(&b).unwrap().manifest.digest
+        );
     }
 
     #[test]
@@ -443,7 +492,10 @@ mod tests {
         let image = build_image(&s).unwrap();
         let config: ImageConfiguration = serde_json::from_slice(&image.config.data).unwrap();
         assert_eq!(config.os(), &Os::Other("wasip2".into()));
-        assert_eq!(image.descriptor().platform().as_ref().unwrap().os(), &Os::Other("wasip2".into()));
+        assert_eq!(
+            image.descriptor().platform().as_ref().unwrap().os(),
+            &Os::Other("wasip2".into())
+        );
         assert!("linux/amd64".parse::<WasiOs>().is_err());
     }
 
@@ -463,7 +515,10 @@ mod tests {
         assert_eq!(manifest["config"]["mediaType"], MEDIA_TYPE_WASM_CONFIG);
 
         s.cmd = vec!["x".into()];
-        assert!(matches!(build_image(&s), Err(ImageError::ArtifactExtras(_))));
+        assert!(matches!(
+            build_image(&s),
+            Err(ImageError::ArtifactExtras(_))
+        ));
     }
 
     #[test]
@@ -472,13 +527,22 @@ mod tests {
         s.aot = vec![AotArtifact {
             path: "/hello.x86_64-unknown-linux-gnu.cwasm".into(),
             bytes: b"\x7fELF native".to_vec(),
-            annotations: BTreeMap::from([("dev.wasmpack.aot.target".to_string(), "x86_64-unknown-linux-gnu".to_string())]),
-            facts: Some(("/hello.x86_64-unknown-linux-gnu.cwasm.json".into(), b"{}".to_vec())),
+            annotations: BTreeMap::from([(
+                "dev.wasmpack.aot.target".to_string(),
+                "x86_64-unknown-linux-gnu".to_string(),
+            )]),
+            facts: Some((
+                "/hello.x86_64-unknown-linux-gnu.cwasm.json".into(),
+                b"{}".to_vec(),
+            )),
         }];
         let image = build_image(&s).unwrap();
         assert_eq!(image.layers.len(), 2);
         let manifest: serde_json::Value = serde_json::from_slice(&image.manifest.data).unwrap();
-        assert!(manifest["layers"][0].get("annotations").is_none(), "the wasm layer stays plain");
+        assert!(
+            manifest["layers"][0].get("annotations").is_none(),
+            "the wasm layer stays plain"
+        );
         assert_eq!(
             manifest["layers"][1]["annotations"]["dev.wasmpack.aot.target"],
             "x86_64-unknown-linux-gnu"

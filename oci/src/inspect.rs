@@ -88,7 +88,8 @@ struct RuntimeConfig {
 
 /// Describes `image`, validating the module its entrypoint names.
 pub fn describe(image: &Image) -> Result<ImageReport, InspectError> {
-    let manifest: Manifest = serde_json::from_slice(&image.manifest.data).map_err(InspectError::Manifest)?;
+    let manifest: Manifest =
+        serde_json::from_slice(&image.manifest.data).map_err(InspectError::Manifest)?;
     let is_artifact = image.config.media_type == MEDIA_TYPE_WASM_CONFIG;
     let runtime = if is_artifact {
         RuntimeConfig::default()
@@ -99,8 +100,14 @@ pub fn describe(image: &Image) -> Result<ImageReport, InspectError> {
     };
     let entrypoint = runtime.entrypoint.unwrap_or_default();
     let wasm = if is_artifact {
-        match image.layers.iter().find(|l| l.media_type == MEDIA_TYPE_WASM_LAYER) {
-            Some(layer) => validate(Path::new(&layer.digest), &layer.data).map_err(|e| e.to_string()),
+        match image
+            .layers
+            .iter()
+            .find(|l| l.media_type == MEDIA_TYPE_WASM_LAYER)
+        {
+            Some(layer) => {
+                validate(Path::new(&layer.digest), &layer.data).map_err(|e| e.to_string())
+            }
             None => Err("the artifact has no application/wasm layer".to_string()),
         }
     } else {
@@ -114,7 +121,11 @@ pub fn describe(image: &Image) -> Result<ImageReport, InspectError> {
             digest: blob.digest.clone(),
             media_type: blob.media_type.clone(),
             size: blob.size,
-            annotations: manifest.layers.get(i).map(|l| l.annotations.clone()).unwrap_or_default(),
+            annotations: manifest
+                .layers
+                .get(i)
+                .map(|l| l.annotations.clone())
+                .unwrap_or_default(),
         })
         .collect();
     Ok(ImageReport {
@@ -136,7 +147,10 @@ pub fn describe(image: &Image) -> Result<ImageReport, InspectError> {
 
 /// Validates the file at the entrypoint path, as the top layer holding it
 /// has it.
-fn entrypoint_facts(image: &Image, entrypoint: Option<&str>) -> Result<Result<WasmFacts, String>, InspectError> {
+fn entrypoint_facts(
+    image: &Image,
+    entrypoint: Option<&str>,
+) -> Result<Result<WasmFacts, String>, InspectError> {
     let Some(path) = entrypoint else {
         return Ok(Err("the image has no entrypoint".to_string()));
     };
@@ -171,7 +185,8 @@ mod tests {
     #[test]
     fn reports_the_entrypoint_module_and_runtime_settings() {
         let mut spec = spec();
-        spec.annotations.insert("org.opencontainers.image.source".into(), "x".into());
+        spec.annotations
+            .insert("org.opencontainers.image.source".into(), "x".into());
         let report = describe(&build_image(&spec).unwrap()).unwrap();
         assert_eq!(report.platform, "wasi/wasm");
         assert_eq!(report.entrypoint, ["/app/hello.wasm"]);

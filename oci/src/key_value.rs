@@ -33,11 +33,23 @@ mod tests {
 
     #[test]
     fn arguments_need_a_key_and_an_equals_sign() {
-        assert_eq!(parse_argument("A=b=c").unwrap(), ("A".to_string(), "b=c".to_string()));
-        assert_eq!(parse_argument("A=").unwrap(), ("A".to_string(), String::new()));
+        assert_eq!(
+            parse_argument("A=b=c").unwrap(),
+            ("A".to_string(), "b=c".to_string())
+        );
+        assert_eq!(
+            parse_argument("A=").unwrap(),
+            ("A".to_string(), String::new())
+        );
         for bad in ["=x", "A", ""] {
-            assert_eq!(parse_argument(bad).unwrap_err(), KeyValueError(bad.to_string()));
+            assert_eq!(
+                parse_argument(bad).unwrap_err(),
+                KeyValueError(bad.to_string())
+            );
         }
-        assert_eq!(parse_argument("=x").unwrap_err().to_string(), "\"=x\" is not KEY=VALUE");
+        assert_eq!(
+            parse_argument("=x").unwrap_err().to_string(),
+            "\"=x\" is not KEY=VALUE"
+        );
     }
 }

@@ -50,7 +50,9 @@ impl Compression {
         match media_type {
             MEDIA_TYPE_TAR_GZIP | MEDIA_TYPE_DOCKER_TAR_GZIP => Ok(Compression::Gzip),
             MEDIA_TYPE_TAR_ZSTD => Ok(Compression::Zstd),
-            MEDIA_TYPE_TAR | "application/vnd.docker.image.rootfs.diff.tar" => Ok(Compression::None),
+            MEDIA_TYPE_TAR | "application/vnd.docker.image.rootfs.diff.tar" => {
+                Ok(Compression::None)
+            }
             other => Err(UnsupportedMediaType(other.to_string())),
         }
     }
@@ -61,7 +63,8 @@ impl Compression {
             Compression::Gzip => {
                 // GzBuilder writes no file name and a zero mtime: nothing from
                 // the machine leaks into the header.
-                let mut enc = flate2::GzBuilder::new().write(Vec::new(), flate2::Compression::new(GZIP_LEVEL));
+                let mut enc = flate2::GzBuilder::new()
+                    .write(Vec::new(), flate2::Compression::new(GZIP_LEVEL));
                 enc.write_all(data)?;
                 enc.finish()
             }
@@ -97,7 +100,9 @@ impl FromStr for Compression {
             "gzip" => Ok(Compression::Gzip),
             "zstd" => Ok(Compression::Zstd),
             "none" | "uncompressed" => Ok(Compression::None),
-            other => Err(format!("unknown compression {other:?} (gzip, zstd or none)")),
+            other => Err(format!(
+                "unknown compression {other:?} (gzip, zstd or none)"
+            )),
         }
     }
 }
@@ -157,11 +162,15 @@ impl LayerContents {
         } else if meta.is_dir() {
             self.insert(dest, EntryKind::Dir)?;
             let mut children = std::fs::read_dir(src)
-                .and_then(|dir| dir.map(|e| e.map(|e| e.file_name())).collect::<io::Result<Vec<_>>>())
+                .and_then(|dir| {
+                    dir.map(|e| e.map(|e| e.file_name()))
+                        .collect::<io::Result<Vec<_>>>()
+                })
                 .map_err(host)?;
             children.sort();
             for name in children {
-                let child_dest = format!("{}/{}", dest.trim_end_matches('/'), name.to_string_lossy());
+                let child_dest =
+                    format!("{}/{}", dest.trim_end_matches('/'), name.to_string_lossy());
                 self.add_host_path(&src.join(&name), &child_dest)?;
             }
             return Ok(());
@@ -208,7 +217,9 @@ impl LayerContents {
             // Folders are created implicitly by their children; saying so
             // again explicitly is fine.
             Some(EntryKind::Dir) if kind == EntryKind::Dir => Ok(()),
-            Some(_) => Err(LayerError::Duplicate { path: path.to_string() }),
+            Some(_) => Err(LayerError::Duplicate {
+                path: path.to_string(),
+            }),
             None => {
                 self.entries.insert(rel, kind);
                 Ok(())
@@ -271,7 +282,11 @@ fn normalize_image_path(path: &str) -> Result<String, LayerError> {
     let bad = || LayerError::BadPath(path.to_string());
     let rel = path.strip_prefix('/').ok_or_else(bad)?;
     let rel = rel.strip_suffix('/').unwrap_or(rel);
-    if rel.is_empty() || rel.split('/').any(|p| p.is_empty() || p == "." || p == "..") {
+    if rel.is_empty()
+        || rel
+            .split('/')
+            .any(|p| p.is_empty() || p == "." || p == "..")
+    {
         return Err(bad());
     }
     Ok(rel.to_string())
@@ -323,7 +338,10 @@ mod tests {
         let tar = contents.to_tar(1_700_000_000).unwrap();
         let got = entries_of(&tar);
         let names: Vec<_> = got.iter().map(|e| e.0.as_str()).collect();
-        assert_eq!(names, ["app/", "app/data/", "app/data/x", "app/main.wasm", "z.txt"]);
+        assert_eq!(
+            names,
+            ["app/", "app/data/", "app/data/x", "app/main.wasm", "z.txt"]
+        );
         let modes: Vec<_> = got.iter().map(|e| e.1).collect();
         assert_eq!(modes, [0o755, 0o755, 0o644, 0o755, 0o644]);
         assert!(got.iter().all(|e| e.2 == 0 && e.3 == 1_700_000_000));
@@ -362,9 +380,16 @@ mod tests {
             assert_eq!(layer.blob.media_type, c.media_type());
             assert_eq!(layer.blob.digest, sha256_digest(&layer.blob.data));
             let mut tar = Vec::new();
-            io::copy(&mut c.decompress(layer.blob.data.as_slice()).unwrap(), &mut tar).unwrap();
+            io::copy(
+                &mut c.decompress(layer.blob.data.as_slice()).unwrap(),
+                &mut tar,
+            )
+            .unwrap();
             assert_eq!(layer.diff_id, sha256_digest(&tar));
-            assert_eq!(Compression::from_media_type(&layer.blob.media_type).unwrap(), c);
+            assert_eq!(
+                Compression::from_media_type(&layer.blob.media_type).unwrap(),
+                c
+            );
         }
         assert!(Compression::from_media_type("application/x-foo").is_err());
     }
@@ -373,11 +398,20 @@ mod tests {
     fn bad_and_conflicting_paths_are_refused() {
         let mut a = LayerContents::new();
         for bad in ["relative", "/", "/a/../b", "/a//b", "/./a"] {
-            assert!(matches!(a.insert(bad, file(b"")), Err(LayerError::BadPath(_))), "{bad}");
+            assert!(
+                matches!(a.insert(bad, file(b"")), Err(LayerError::BadPath(_))),
+                "{bad}"
+            );
         }
         a.insert("/f", file(b"1")).unwrap();
-        assert!(matches!(a.insert("/f", file(b"2")), Err(LayerError::Duplicate { .. })));
-        assert!(matches!(a.insert("/f/g", file(b"2")), Err(LayerError::ParentNotDir { .. })));
+        assert!(matches!(
+            a.insert("/f", file(b"2")),
+            Err(LayerError::Duplicate { .. })
+        ));
+        assert!(matches!(
+            a.insert("/f/g", file(b"2")),
+            Err(LayerError::ParentNotDir { .. })
+        ));
         a.insert("/d/x", file(b"1")).unwrap();
         a.insert("/d", EntryKind::Dir).unwrap();
     }
@@ -389,10 +423,15 @@ mod tests {
         std::fs::create_dir_all(dir.path().join("app/sub")).unwrap();
         std::fs::write(dir.path().join("app/sub/data.txt"), b"d").unwrap();
         std::fs::write(dir.path().join("app/run.sh"), b"#!").unwrap();
-        std::fs::set_permissions(dir.path().join("app/run.sh"), std::fs::Permissions::from_mode(0o700)).unwrap();
+        std::fs::set_permissions(
+            dir.path().join("app/run.sh"),
+            std::fs::Permissions::from_mode(0o700),
+        )
+        .unwrap();
         std::os::unix::fs::symlink("sub/data.txt", dir.path().join("app/link")).unwrap();
         let mut a = LayerContents::new();
-        a.add_host_path(&dir.path().join("app"), "/srv/app").unwrap();
+        a.add_host_path(&dir.path().join("app"), "/srv/app")
+            .unwrap();
         let got = entries_of(&a.to_tar(0).unwrap());
         let summary: Vec<_> = got.iter().map(|e| (e.0.as_str(), e.1)).collect();
         assert_eq!(
@@ -406,7 +445,9 @@ mod tests {
                 ("srv/app/sub/data.txt", 0o644)
             ]
         );
-        let err = a.add_host_path(&dir.path().join("missing"), "/m").unwrap_err();
+        let err = a
+            .add_host_path(&dir.path().join("missing"), "/m")
+            .unwrap_err();
         assert!(err.to_string().contains("missing"), "{err}");
     }
 

@@ -81,8 +81,11 @@ fn parse_common(s: &str) -> Option<Reference> {
         None => (rest, None),
     };
     if let Some(tag) = tag {
-        let ok =
-            (1..=128).contains(&tag.len()) && tag.bytes().all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b)) && !tag.starts_with(['.', '-']);
+        let ok = (1..=128).contains(&tag.len())
+            && tag
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b))
+            && !tag.starts_with(['.', '-']);
         if !ok {
             return None;
         }
@@ -99,9 +102,13 @@ fn parse_common(s: &str) -> Option<Reference> {
     }
     let (tag, digest) = (tag.map(str::to_string), digest.map(str::to_string));
     Some(match (tag, digest) {
-        (Some(tag), Some(digest)) => Reference::with_tag_and_digest(registry, repository, tag, digest),
+        (Some(tag), Some(digest)) => {
+            Reference::with_tag_and_digest(registry, repository, tag, digest)
+        }
         (None, Some(digest)) => Reference::with_digest(registry, repository, digest),
-        (tag, None) => Reference::with_tag(registry, repository, tag.unwrap_or_else(|| "latest".into())),
+        (tag, None) => {
+            Reference::with_tag(registry, repository, tag.unwrap_or_else(|| "latest".into()))
+        }
     })
 }
 
@@ -125,8 +132,14 @@ fn is_domain(d: &str) -> bool {
         Some((host, port)) => (host, Some(port)),
         None => (d, None),
     };
-    let label_ok = |l: &str| !l.is_empty() && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') && !l.starts_with('-') && !l.ends_with('-');
-    host.split('.').all(label_ok) && port.is_none_or(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
+    let label_ok = |l: &str| {
+        !l.is_empty()
+            && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            && !l.starts_with('-')
+            && !l.ends_with('-')
+    };
+    host.split('.').all(label_ok)
+        && port.is_none_or(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
 }
 
 /// Registry and repository the way Docker normalizes a name: the first
@@ -140,7 +153,11 @@ fn split_registry(name: &str, first: &str) -> (String, String) {
     } else {
         ("docker.io", name)
     };
-    let registry = if registry == "index.docker.io" { "docker.io" } else { registry };
+    let registry = if registry == "index.docker.io" {
+        "docker.io"
+    } else {
+        registry
+    };
     if registry == "docker.io" && !repository.contains('/') {
         (registry.to_string(), format!("library/{repository}"))
     } else {
@@ -184,7 +201,8 @@ mod tests {
             &sha512,
         ];
         for s in cases {
-            let fast = parse_common(s).unwrap_or_else(|| panic!("{s}: not handled without the regex"));
+            let fast =
+                parse_common(s).unwrap_or_else(|| panic!("{s}: not handled without the regex"));
             assert_eq!(Ok(fast), oci_spec(s), "{s}");
         }
     }
@@ -194,7 +212,13 @@ mod tests {
         for arg in ["demo/hello:1", "127.0.0.1:5000/demo/hello", "hello"] {
             assert!(is_reference_argument(arg), "{arg}");
         }
-        for arg in ["missing.tar", "./out", "../out", "/tmp/out", "Not A Reference"] {
+        for arg in [
+            "missing.tar",
+            "./out",
+            "../out",
+            "/tmp/out",
+            "Not A Reference",
+        ] {
             assert!(!is_reference_argument(arg), "{arg}");
         }
     }
@@ -237,7 +261,10 @@ mod tests {
             assert!(parse_common(s).is_none(), "{s:?} must go to oci-spec");
             assert_eq!(parse_reference(s), oci_spec(s), "{s:?}");
         }
-        assert_eq!(parse_reference("a___b"), Err(ParseError::ReferenceInvalidFormat));
+        assert_eq!(
+            parse_reference("a___b"),
+            Err(ParseError::ReferenceInvalidFormat)
+        );
     }
 
     /// Strings built from the grammar's pieces, valid and not: whenever the
@@ -279,14 +306,19 @@ mod tests {
         let (mut handled, mut total) = (0, 0);
         for _ in 0..40_000 {
             let len = 1 + next() % 8;
-            let s: String = (0..len).map(|_| pieces[(next() % pieces.len() as u64) as usize]).collect();
+            let s: String = (0..len)
+                .map(|_| pieces[(next() % pieces.len() as u64) as usize])
+                .collect();
             total += 1;
             if let Some(fast) = parse_common(&s) {
                 handled += 1;
                 assert_eq!(Ok(fast), oci_spec(&s), "{s:?}");
             } else if let Ok(reference) = oci_spec(&s) {
                 // Only non-ASCII input may be valid yet left to oci-spec.
-                assert!(!s.is_ascii(), "{s:?} is valid ({reference}) but was not handled");
+                assert!(
+                    !s.is_ascii(),
+                    "{s:?} is valid ({reference}) but was not handled"
+                );
             }
         }
         assert!(

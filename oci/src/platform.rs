@@ -35,7 +35,9 @@ pub fn parse_platform(text: &str) -> Result<Platform, PlatformError> {
     if let Some(variant) = variant {
         builder = builder.variant(variant);
     }
-    Ok(builder.build().expect("os and architecture are all a platform needs"))
+    Ok(builder
+        .build()
+        .expect("os and architecture are all a platform needs"))
 }
 
 /// `os`/`architecture` from an image or wasm-artifact config; unknown when
@@ -62,16 +64,29 @@ mod tests {
 
     fn parts(text: &str) -> (String, String, Option<String>) {
         let p = parse_platform(text).unwrap();
-        (p.os().to_string(), p.architecture().to_string(), p.variant().clone())
+        (
+            p.os().to_string(),
+            p.architecture().to_string(),
+            p.variant().clone(),
+        )
     }
 
     #[test]
     fn platforms_are_normalized_as_buildkit_normalizes_them() {
         assert_eq!(parts("wasi/wasm"), ("wasi".into(), "wasm".into(), None));
         assert_eq!(parts("wasip2/wasm"), ("wasip2".into(), "wasm".into(), None));
-        assert_eq!(parts("Linux/X86_64"), ("linux".into(), "amd64".into(), None));
-        assert_eq!(parts("linux/aarch64"), ("linux".into(), "arm64".into(), None));
-        assert_eq!(parts("linux/arm/v7"), ("linux".into(), "arm".into(), Some("v7".into())));
+        assert_eq!(
+            parts("Linux/X86_64"),
+            ("linux".into(), "amd64".into(), None)
+        );
+        assert_eq!(
+            parts("linux/aarch64"),
+            ("linux".into(), "arm64".into(), None)
+        );
+        assert_eq!(
+            parts("linux/arm/v7"),
+            ("linux".into(), "arm".into(), Some("v7".into()))
+        );
     }
 
     #[test]
@@ -86,6 +101,9 @@ mod tests {
     #[test]
     fn a_config_names_its_platform() {
         let p = platform_of_config(br#"{"os":"wasip1","architecture":"wasm"}"#);
-        assert_eq!((p.os().to_string(), p.architecture().to_string()), ("wasip1".into(), "wasm".into()));
+        assert_eq!(
+            (p.os().to_string(), p.architecture().to_string()),
+            ("wasip1".into(), "wasm".into())
+        );
     }
 }

@@ -28,7 +28,11 @@ const OPAQUE_WHITEOUT: &str = ".wh..wh..opq";
 #[derive(Debug, thiserror::Error)]
 pub enum UnpackError {
     #[error("layer {layer}: entry {entry:?} {reason}")]
-    Unsafe { layer: String, entry: String, reason: &'static str },
+    Unsafe {
+        layer: String,
+        entry: String,
+        reason: &'static str,
+    },
     #[error("layer {layer}")]
     Layer { layer: String, source: io::Error },
     #[error(transparent)]
@@ -46,7 +50,10 @@ pub fn unpack_image(image: &Image, dest: &Path) -> Result<(), UnpackError> {
 }
 
 /// [`unpack_image`] for a chosen run of an image's layers, in order.
-pub fn unpack_layers<'a>(layers: impl IntoIterator<Item = &'a Blob>, dest: &Path) -> Result<(), UnpackError> {
+pub fn unpack_layers<'a>(
+    layers: impl IntoIterator<Item = &'a Blob>,
+    dest: &Path,
+) -> Result<(), UnpackError> {
     let io_err = |path: &Path| {
         let path = path.to_path_buf();
         move |source| UnpackError::Io { path, source }
@@ -66,10 +73,12 @@ pub fn unpack_layers<'a>(layers: impl IntoIterator<Item = &'a Blob>, dest: &Path
             continue;
         }
         let compression = Compression::from_media_type(&layer.media_type)?;
-        let reader = compression.decompress(layer.data.as_slice()).map_err(|source| UnpackError::Layer {
-            layer: layer.digest.clone(),
-            source,
-        })?;
+        let reader = compression
+            .decompress(layer.data.as_slice())
+            .map_err(|source| UnpackError::Layer {
+                layer: layer.digest.clone(),
+                source,
+            })?;
         unpack_layer(reader, staging.path(), &layer.digest)?;
     }
     put_in_place(staging, dest).map_err(io_err(dest))
@@ -84,14 +93,22 @@ pub fn read_file(layer: &Blob, path: &str) -> Result<Option<Vec<u8>>, UnpackErro
         source,
     };
     let compression = Compression::from_media_type(&layer.media_type)?;
-    let reader = compression.decompress(layer.data.as_slice()).map_err(layer_err)?;
+    let reader = compression
+        .decompress(layer.data.as_slice())
+        .map_err(layer_err)?;
     let wanted = path.trim_start_matches('/');
     let mut found = None;
     let mut archive = tar::Archive::new(reader);
     for entry in archive.entries().map_err(layer_err)? {
         let mut entry = entry.map_err(layer_err)?;
-        let name = entry.path().map_err(layer_err)?.to_string_lossy().into_owned();
-        if entry.header().entry_type().is_file() && name.trim_start_matches("./").trim_start_matches('/') == wanted {
+        let name = entry
+            .path()
+            .map_err(layer_err)?
+            .to_string_lossy()
+            .into_owned();
+        if entry.header().entry_type().is_file()
+            && name.trim_start_matches("./").trim_start_matches('/') == wanted
+        {
             let mut data = Vec::new();
             io::Read::read_to_end(&mut entry, &mut data).map_err(layer_err)?;
             found = Some(data);
@@ -112,7 +129,11 @@ pub fn unpack_layer(reader: impl io::Read, root: &Path, layer: &str) -> Result<(
     let mut archive = tar::Archive::new(reader);
     for entry in archive.entries().map_err(layer_err)? {
         let mut entry = entry.map_err(layer_err)?;
-        let raw_path = entry.path().map_err(layer_err)?.to_string_lossy().into_owned();
+        let raw_path = entry
+            .path()
+            .map_err(layer_err)?
+            .to_string_lossy()
+            .into_owned();
         let unsafe_entry = |reason| UnpackError::Unsafe {
             layer: layer.to_string(),
             entry: raw_path.clone(),
@@ -128,7 +149,10 @@ pub fn unpack_layer(reader: impl io::Read, root: &Path, layer: &str) -> Result<(
         if writes_through_symlink(root, &rel) {
             return Err(unsafe_entry("would be written through a symlink"));
         }
-        let file_name = rel.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let file_name = rel
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
         if file_name == OPAQUE_WHITEOUT {
             let dir = target.parent().unwrap_or(root);
             clear_lower(dir, &written).map_err(layer_err)?;
@@ -172,7 +196,9 @@ pub fn unpack_layer(reader: impl io::Read, root: &Path, layer: &str) -> Result<(
                 let link = match link.strip_prefix("/") {
                     Ok(from_root) => {
                         let depth = link_dir.components().count();
-                        let up: PathBuf = std::iter::once(".").chain(std::iter::repeat_n("..", depth)).collect();
+                        let up: PathBuf = std::iter::once(".")
+                            .chain(std::iter::repeat_n("..", depth))
+                            .collect();
                         up.join(from_root)
                     }
                     Err(_) => link.into_owned(),
@@ -192,8 +218,13 @@ pub fn unpack_layer(reader: impl io::Read, root: &Path, layer: &str) -> Result<(
                     return Err(unsafe_entry("is a hard link that points outside the image"));
                 };
                 let source = root.join(&link_rel);
-                if writes_through_symlink(root, &link_rel) || source.is_symlink() || !source.is_file() {
-                    return Err(unsafe_entry("is a hard link to something that is not a file of the image"));
+                if writes_through_symlink(root, &link_rel)
+                    || source.is_symlink()
+                    || !source.is_file()
+                {
+                    return Err(unsafe_entry(
+                        "is a hard link to something that is not a file of the image",
+                    ));
                 }
                 remove_any(&target).map_err(layer_err)?;
                 std::fs::hard_link(&source, &target).map_err(layer_err)?;
@@ -328,40 +359,75 @@ mod tests {
             .bytes();
         let (dir, result) = unpack(tar);
         result.unwrap();
-        assert_eq!(std::fs::read(dir.path().join("app/link")).unwrap(), b"\0asm");
-        assert_eq!(std::fs::read(dir.path().join("app/hard")).unwrap(), b"\0asm");
+        assert_eq!(
+            std::fs::read(dir.path().join("app/link")).unwrap(),
+            b"\0asm"
+        );
+        assert_eq!(
+            std::fs::read(dir.path().join("app/hard")).unwrap(),
+            b"\0asm"
+        );
         assert_eq!(std::fs::read(dir.path().join("app/abs")).unwrap(), b"\0asm");
-        assert_eq!(std::fs::read_link(dir.path().join("app/abs")).unwrap(), Path::new("./../app/main.wasm"));
+        assert_eq!(
+            std::fs::read_link(dir.path().join("app/abs")).unwrap(),
+            Path::new("./../app/main.wasm")
+        );
     }
 
     #[test]
     fn escapes_are_refused() {
         assert_refused(RawTar::new().file("../evil", b"x").bytes(), "dot-dot");
-        assert_refused(RawTar::new().file("a/../../evil", b"x").bytes(), "nested dot-dot");
+        assert_refused(
+            RawTar::new().file("a/../../evil", b"x").bytes(),
+            "nested dot-dot",
+        );
         assert_refused(RawTar::new().file("/etc/evil", b"x").bytes(), "absolute");
         assert_refused(
-            RawTar::new().entry("out", tar::EntryType::Symlink, "../../..", b"").bytes(),
+            RawTar::new()
+                .entry("out", tar::EntryType::Symlink, "../../..", b"")
+                .bytes(),
             "symlink pointing out",
         );
         assert_refused(
-            RawTar::new().entry("d", tar::EntryType::Symlink, "/", b"").file("d/evil", b"x").bytes(),
+            RawTar::new()
+                .entry("d", tar::EntryType::Symlink, "/", b"")
+                .file("d/evil", b"x")
+                .bytes(),
             "write through an in-image symlink",
         );
         assert_refused(
-            RawTar::new().entry("h", tar::EntryType::Link, "../../etc/passwd", b"").bytes(),
+            RawTar::new()
+                .entry("h", tar::EntryType::Link, "../../etc/passwd", b"")
+                .bytes(),
             "hard link out",
         );
-        assert_refused(RawTar::new().entry("dev", tar::EntryType::Char, "", b"").bytes(), "device");
+        assert_refused(
+            RawTar::new()
+                .entry("dev", tar::EntryType::Char, "", b"")
+                .bytes(),
+            "device",
+        );
     }
 
     #[test]
     fn whiteouts_remove_lower_layer_content() {
         let dir = tempfile::tempdir().unwrap();
-        let lower = RawTar::new().file("a/x", b"1").file("a/y", b"2").file("b", b"3").bytes();
+        let lower = RawTar::new()
+            .file("a/x", b"1")
+            .file("a/y", b"2")
+            .file("b", b"3")
+            .bytes();
         unpack_layer(lower.as_slice(), dir.path(), "l1").unwrap();
-        let upper = RawTar::new().file("a/z", b"4").file("a/.wh..wh..opq", b"").file(".wh.b", b"").bytes();
+        let upper = RawTar::new()
+            .file("a/z", b"4")
+            .file("a/.wh..wh..opq", b"")
+            .file(".wh.b", b"")
+            .bytes();
         unpack_layer(upper.as_slice(), dir.path(), "l2").unwrap();
-        let mut left: Vec<_> = std::fs::read_dir(dir.path().join("a")).unwrap().map(|e| e.unwrap().file_name()).collect();
+        let mut left: Vec<_> = std::fs::read_dir(dir.path().join("a"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
         left.sort();
         assert_eq!(left, ["z"]);
         assert!(!dir.path().join("b").exists());
@@ -375,12 +441,25 @@ mod tests {
             .entry("app/link", tar::EntryType::Symlink, "a.cwasm", b"")
             .file("app/a.cwasm", b"native")
             .bytes();
-        let layer = Blob::new(crate::layer::MEDIA_TYPE_TAR_GZIP, crate::layer::Compression::Gzip.compress(&tar).unwrap());
-        assert_eq!(read_file(&layer, "/app/a.cwasm").unwrap().unwrap(), b"native");
-        assert_eq!(read_file(&layer, "/app/link").unwrap(), None, "regular files only");
+        let layer = Blob::new(
+            crate::layer::MEDIA_TYPE_TAR_GZIP,
+            crate::layer::Compression::Gzip.compress(&tar).unwrap(),
+        );
+        assert_eq!(
+            read_file(&layer, "/app/a.cwasm").unwrap().unwrap(),
+            b"native"
+        );
+        assert_eq!(
+            read_file(&layer, "/app/link").unwrap(),
+            None,
+            "regular files only"
+        );
         assert_eq!(read_file(&layer, "/app").unwrap(), None);
         let odd = Blob::new("application/octet-stream", tar);
-        assert!(matches!(read_file(&odd, "/app/a.cwasm"), Err(UnpackError::MediaType(_))));
+        assert!(matches!(
+            read_file(&odd, "/app/a.cwasm"),
+            Err(UnpackError::MediaType(_))
+        ));
     }
 
     #[test]
@@ -396,6 +475,10 @@ mod tests {
         let dest = dir.path().join("rootfs");
         assert!(unpack_image(&image, &dest).is_err());
         assert!(!dest.exists());
-        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0, "no staging folder left");
+        assert_eq!(
+            std::fs::read_dir(dir.path()).unwrap().count(),
+            0,
+            "no staging folder left"
+        );
     }
 }

@@ -42,6 +42,8 @@ pub fn credentials(registry: &str) -> Result<RegistryAuth, RegistryError> {
 fn config_file() -> Option<std::path::PathBuf> {
     let dir = std::env::var_os("DOCKER_CONFIG")
         .map(std::path::PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|home| std::path::Path::new(&home).join(".docker")))?;
+        .or_else(|| {
+            std::env::var_os("HOME").map(|home| std::path::Path::new(&home).join(".docker"))
+        })?;
     Some(dir.join("config.json"))
 }

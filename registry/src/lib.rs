@@ -89,7 +89,10 @@ impl Session {
         })
     }
 
-    pub fn transfer_error(&self, what: impl Into<String>) -> impl FnOnce(oci_client::errors::OciDistributionError) -> RegistryError + '_ {
+    pub fn transfer_error(
+        &self,
+        what: impl Into<String>,
+    ) -> impl FnOnce(oci_client::errors::OciDistributionError) -> RegistryError + '_ {
         let what = what.into();
         move |source| {
             if retry::is_unauthorized(&source) {
@@ -108,12 +111,18 @@ impl Session {
 }
 
 /// A progress bar over `total` bytes when asked for, else nothing.
-pub(crate) fn progress_bar(options: &RegistryOptions, total: u64, verb: &str) -> indicatif::ProgressBar {
+pub(crate) fn progress_bar(
+    options: &RegistryOptions,
+    total: u64,
+    verb: &str,
+) -> indicatif::ProgressBar {
     if !options.progress {
         return indicatif::ProgressBar::hidden();
     }
     let bar = indicatif::ProgressBar::new(total);
-    if let Ok(style) = indicatif::ProgressStyle::with_template("{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec}") {
+    if let Ok(style) = indicatif::ProgressStyle::with_template(
+        "{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec}",
+    ) {
         bar.set_style(style.progress_chars("=> "));
     }
     bar.set_message(verb.to_string());

@@ -22,7 +22,11 @@ const ACCEPTED_MANIFESTS: &[&str] = &[
 
 /// Pulls `reference`. When it names an index, the manifest for `platform`
 /// (or else the first wasm one) is taken.
-pub async fn pull_image(reference: &str, platform: Option<&Platform>, options: &RegistryOptions) -> Result<Image, RegistryError> {
+pub async fn pull_image(
+    reference: &str,
+    platform: Option<&Platform>,
+    options: &RegistryOptions,
+) -> Result<Image, RegistryError> {
     let session = Session::open(reference, options)?;
     let content = |reason: String| RegistryError::Content {
         reference: reference.to_string(),
@@ -31,8 +35,11 @@ pub async fn pull_image(reference: &str, platform: Option<&Platform>, options: &
     let (mut bytes, mut digest) = fetch_manifest(&session, &session.reference).await?;
     let mut media_type = media_type_of(&bytes);
     let mut chosen_platform = None;
-    if media_type == MediaType::ImageIndex.to_string() || media_type == "application/vnd.docker.distribution.manifest.list.v2+json" {
-        let index: ImageIndex = serde_json::from_slice(&bytes).map_err(|e| content(format!("image index: {e}")))?;
+    if media_type == MediaType::ImageIndex.to_string()
+        || media_type == "application/vnd.docker.distribution.manifest.list.v2+json"
+    {
+        let index: ImageIndex =
+            serde_json::from_slice(&bytes).map_err(|e| content(format!("image index: {e}")))?;
         let entry = choose(index.manifests(), platform)
             .ok_or_else(|| content("the image index has no manifest for a wasm platform".into()))?
             .clone();
@@ -47,10 +54,14 @@ pub async fn pull_image(reference: &str, platform: Option<&Platform>, options: &
         chosen_platform = entry.platform().clone();
     }
     if sha256_digest(&bytes) != digest {
-        return Err(content(format!("manifest content does not hash to {digest}")));
+        return Err(content(format!(
+            "manifest content does not hash to {digest}"
+        )));
     }
-    let manifest: ImageManifest = serde_json::from_slice(&bytes).map_err(|e| content(format!("image manifest: {e}")))?;
-    let total = manifest.config().size() + manifest.layers().iter().map(Descriptor::size).sum::<u64>();
+    let manifest: ImageManifest =
+        serde_json::from_slice(&bytes).map_err(|e| content(format!("image manifest: {e}")))?;
+    let total =
+        manifest.config().size() + manifest.layers().iter().map(Descriptor::size).sum::<u64>();
     let bar = progress_bar(options, total, "pulling");
     let config = fetch_blob(&session, manifest.config(), &bar).await?;
     let mut layers = Vec::with_capacity(manifest.layers().len());
@@ -72,15 +83,26 @@ pub async fn pull_image(reference: &str, platform: Option<&Platform>, options: &
     })
 }
 
-async fn fetch_manifest(session: &Session, reference: &Reference) -> Result<(Vec<u8>, String), RegistryError> {
-    let (bytes, digest) = with_retry(|| session.client.pull_manifest_raw(reference, &session.auth, ACCEPTED_MANIFESTS))
-        .await
-        .map_err(session.transfer_error("fetching the manifest"))?;
+async fn fetch_manifest(
+    session: &Session,
+    reference: &Reference,
+) -> Result<(Vec<u8>, String), RegistryError> {
+    let (bytes, digest) = with_retry(|| {
+        session
+            .client
+            .pull_manifest_raw(reference, &session.auth, ACCEPTED_MANIFESTS)
+    })
+    .await
+    .map_err(session.transfer_error("fetching the manifest"))?;
     Ok((bytes.to_vec(), digest))
 }
 
 /// Downloads one blob and checks it against its descriptor.
-async fn fetch_blob(session: &Session, descriptor: &Descriptor, bar: &indicatif::ProgressBar) -> Result<Blob, RegistryError> {
+async fn fetch_blob(
+    session: &Session,
+    descriptor: &Descriptor,
+    bar: &indicatif::ProgressBar,
+) -> Result<Blob, RegistryError> {
     let wanted = OciDescriptor {
         media_type: descriptor.media_type().to_string(),
         digest: descriptor.digest().to_string(),
@@ -88,13 +110,21 @@ async fn fetch_blob(session: &Session, descriptor: &Descriptor, bar: &indicatif:
         ..Default::default()
     };
     let data = with_retry(|| async {
-        let mut data = Vec::with_capacity(usize::try_from(descriptor.size()).unwrap_or(0).min(1 << 30));
-        session.client.pull_blob(&session.reference, &wanted, &mut data).await?;
+        let mut data =
+            Vec::with_capacity(usize::try_from(descriptor.size()).unwrap_or(0).min(1 << 30));
+        session
+            .client
+            .pull_blob(&session.reference, &wanted, &mut data)
+            .await?;
         Ok(data)
     })
     .await
     .map_err(session.transfer_error(format!("downloading blob {}", descriptor.digest())))?;
-    verify(std::path::Path::new(&session.reference.whole()), descriptor, &data)?;
+    verify(
+        std::path::Path::new(&session.reference.whole()),
+        descriptor,
+        &data,
+    )?;
     bar.inc(descriptor.size());
     Ok(blob_of(descriptor, data))
 }
@@ -109,8 +139,13 @@ fn media_type_of(bytes: &[u8]) -> String {
         manifests: Option<serde_json::Value>,
     }
     match serde_json::from_slice::<Declared>(bytes) {
-        Ok(Declared { media_type: Some(t), .. }) => t,
-        Ok(Declared { manifests: Some(_), .. }) => MediaType::ImageIndex.to_string(),
+        Ok(Declared {
+            media_type: Some(t),
+            ..
+        }) => t,
+        Ok(Declared {
+            manifests: Some(_), ..
+        }) => MediaType::ImageIndex.to_string(),
         _ => MediaType::ImageManifest.to_string(),
     }
 }
@@ -118,7 +153,9 @@ fn media_type_of(bytes: &[u8]) -> String {
 /// The index entry for `platform`, or the first wasm one.
 fn choose<'a>(manifests: &'a [Descriptor], platform: Option<&Platform>) -> Option<&'a Descriptor> {
     manifests.iter().find(|d| match (d.platform(), platform) {
-        (Some(p), Some(wanted)) => p.os() == wanted.os() && p.architecture() == wanted.architecture(),
+        (Some(p), Some(wanted)) => {
+            p.os() == wanted.os() && p.architecture() == wanted.architecture()
+        }
         (Some(p), None) => p.architecture() == &Arch::Wasm,
         (None, _) => false,
     })

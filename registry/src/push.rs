@@ -27,25 +27,56 @@ pub struct PushReport {
 
 /// Pushes `image` to `reference` (`registry/repository:tag`). Each blob
 /// sent is copied once for the HTTP client; [`push_owned_image`] avoids that.
-pub async fn push_image(image: &Image, reference: &str, options: &RegistryOptions) -> Result<PushReport, RegistryError> {
-    let blobs = image.blobs().map(|blob| (blob.digest.as_str(), blob.size, blob)).collect();
-    push(&image.manifest, blobs, |blob| Bytes::copy_from_slice(&blob.data), reference, options).await
+pub async fn push_image(
+    image: &Image,
+    reference: &str,
+    options: &RegistryOptions,
+) -> Result<PushReport, RegistryError> {
+    let blobs = image
+        .blobs()
+        .map(|blob| (blob.digest.as_str(), blob.size, blob))
+        .collect();
+    push(
+        &image.manifest,
+        blobs,
+        |blob| Bytes::copy_from_slice(&blob.data),
+        reference,
+        options,
+    )
+    .await
 }
 
 /// [`push_image`] for a caller done with the image: the blobs' bytes go to
 /// the HTTP client as they are. Copying a 20 MB layer (fresh pages, page
 /// faults) took as much CPU as the rest of its push to a local registry.
-pub async fn push_owned_image(image: Image, reference: &str, options: &RegistryOptions) -> Result<PushReport, RegistryError> {
+pub async fn push_owned_image(
+    image: Image,
+    reference: &str,
+    options: &RegistryOptions,
+) -> Result<PushReport, RegistryError> {
     let Image {
-        manifest, config, layers, ..
+        manifest,
+        config,
+        layers,
+        ..
     } = image;
     // Same order as Image::blobs().
     let owned: Vec<(String, u64, Bytes)> = std::iter::once(config)
         .chain(layers)
         .map(|blob| (blob.digest, blob.size, Bytes::from(blob.data)))
         .collect();
-    let blobs = owned.iter().map(|(digest, size, bytes)| (digest.as_str(), *size, bytes)).collect();
-    push(&manifest, blobs, |bytes| Bytes::clone(bytes), reference, options).await
+    let blobs = owned
+        .iter()
+        .map(|(digest, size, bytes)| (digest.as_str(), *size, bytes))
+        .collect();
+    push(
+        &manifest,
+        blobs,
+        |bytes| Bytes::clone(bytes),
+        reference,
+        options,
+    )
+    .await
 }
 
 /// The push itself: `blobs` are the config's and the layers' `(digest,
@@ -84,10 +115,11 @@ async fn push<B>(
         }
         bar.inc(*size);
     }
-    let content_type = HeaderValue::from_str(&manifest.media_type).map_err(|e| RegistryError::Content {
-        reference: reference.to_string(),
-        reason: format!("manifest media type: {e}"),
-    })?;
+    let content_type =
+        HeaderValue::from_str(&manifest.media_type).map_err(|e| RegistryError::Content {
+            reference: reference.to_string(),
+            reason: format!("manifest media type: {e}"),
+        })?;
     with_retry(|| client.push_manifest_raw(target, manifest.data.clone(), content_type.clone()))
         .await
         .map_err(session.transfer_error("uploading the manifest"))?;

@@ -34,7 +34,11 @@ where
 pub fn is_transient(error: &OciDistributionError) -> bool {
     match error {
         OciDistributionError::RequestError(e) => {
-            e.is_connect() || e.is_timeout() || e.is_request() || e.is_body() || e.status().is_some_and(|s| s.is_server_error())
+            e.is_connect()
+                || e.is_timeout()
+                || e.is_request()
+                || e.is_body()
+                || e.status().is_some_and(|s| s.is_server_error())
         }
         OciDistributionError::ServerError { code, .. } => *code >= 500,
         OciDistributionError::IoError(_) => true,
@@ -45,7 +49,8 @@ pub fn is_transient(error: &OciDistributionError) -> bool {
 /// Whether the registry refused our credentials.
 pub fn is_unauthorized(error: &OciDistributionError) -> bool {
     match error {
-        OciDistributionError::UnauthorizedError { .. } | OciDistributionError::AuthenticationFailure(_) => true,
+        OciDistributionError::UnauthorizedError { .. }
+        | OciDistributionError::AuthenticationFailure(_) => true,
         OciDistributionError::RequestError(e) => e.status().is_some_and(|s| s == 401 || s == 403),
         OciDistributionError::ServerError { code, .. } => *code == 401 || *code == 403,
         _ => false,

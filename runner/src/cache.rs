@@ -41,7 +41,10 @@ impl LocalCache {
     /// `engine_hash` is kept.
     pub fn compiled_entry(&self, engine_hash: &str, wasm_digest: &str) -> PathBuf {
         let name = wasm_digest.replace(':', "-");
-        self.root.join("compiled").join(engine_hash).join(format!("{name}.cwasm"))
+        self.root
+            .join("compiled")
+            .join(engine_hash)
+            .join(format!("{name}.cwasm"))
     }
 
     /// Stores `bytes` at `entry` atomically (a reader never sees a part),
@@ -68,7 +71,10 @@ impl LocalCache {
 
 pub(crate) fn create_private_dir(dir: &Path) -> std::io::Result<()> {
     use std::os::unix::fs::DirBuilderExt;
-    std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
 }
 
 #[cfg(test)]
@@ -80,13 +86,28 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let cache = LocalCache::new(dir.path().join("cache"));
         let a = cache.compiled_entry("e1", "sha256:aa");
-        assert_ne!(a, cache.compiled_entry("e2", "sha256:aa"), "another engine, another entry");
-        assert_ne!(a, cache.compiled_entry("e1", "sha256:bb"), "another module, another entry");
+        assert_ne!(
+            a,
+            cache.compiled_entry("e2", "sha256:aa"),
+            "another engine, another entry"
+        );
+        assert_ne!(
+            a,
+            cache.compiled_entry("e1", "sha256:bb"),
+            "another module, another entry"
+        );
         cache.store_compiled(&a, b"compiled").unwrap();
         assert_eq!(std::fs::read(&a).unwrap(), b"compiled");
         use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(dir.path().join("cache")).unwrap().permissions().mode();
-        assert_eq!(mode & 0o077, 0, "only the user may read or plant compiled code");
+        let mode = std::fs::metadata(dir.path().join("cache"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(
+            mode & 0o077,
+            0,
+            "only the user may read or plant compiled code"
+        );
         let leftovers = std::fs::read_dir(a.parent().unwrap()).unwrap().count();
         assert_eq!(leftovers, 1, "no temporary files remain");
     }

@@ -39,22 +39,26 @@ pub fn run(engine: &Engine, program: &Program, options: &RunOptions) -> Result<i
     let mut wasi = WasiCtxBuilder::new();
     wasi.inherit_stdio().args(&options.args).envs(&options.env);
     if let Some(rootfs) = &options.rootfs {
-        wasi.preopened_dir(rootfs, "/", FsPerms::ReadOnly).map_err(|e| RunError::Preopen {
-            path: rootfs.clone(),
-            source: e.into(),
-        })?;
+        wasi.preopened_dir(rootfs, "/", FsPerms::ReadOnly)
+            .map_err(|e| RunError::Preopen {
+                path: rootfs.clone(),
+                source: e.into(),
+            })?;
     }
     for (host, guest) in &options.dirs {
-        wasi.preopened_dir(host, guest, FsPerms::ReadWrite).map_err(|e| RunError::Preopen {
-            path: host.clone(),
-            source: e.into(),
-        })?;
+        wasi.preopened_dir(host, guest, FsPerms::ReadWrite)
+            .map_err(|e| RunError::Preopen {
+                path: host.clone(),
+                source: e.into(),
+            })?;
     }
     let limits = MemoryLimit {
         max: options.max_memory,
         exceeded: None,
     };
-    let _timer = options.timeout.map(|timeout| EpochTimer::start(engine, timeout));
+    let _timer = options
+        .timeout
+        .map(|timeout| EpochTimer::start(engine, timeout));
     let (result, exceeded) = match program {
         Program::Module(module) => {
             let state = ModuleState {
@@ -89,18 +93,28 @@ fn new_store<T: HasLimits + 'static>(engine: &Engine, state: T) -> Store<T> {
     store
 }
 
-fn run_module(engine: &Engine, module: &Module, store: &mut Store<ModuleState>) -> wasmtime::Result<i32> {
+fn run_module(
+    engine: &Engine,
+    module: &Module,
+    store: &mut Store<ModuleState>,
+) -> wasmtime::Result<i32> {
     let mut linker = Linker::new(engine);
     wasmtime_wasi::p1::add_to_linker_sync(&mut linker, |state: &mut ModuleState| &mut state.wasi)?;
     let instance = linker.instantiate(&mut *store, module)?;
     let start = instance
         .get_typed_func::<(), ()>(&mut *store, "_start")
-        .map_err(|_| wasmtime::format_err!("the module exports no _start function (not a WASI command)"))?;
+        .map_err(|_| {
+            wasmtime::format_err!("the module exports no _start function (not a WASI command)")
+        })?;
     start.call(&mut *store, ())?;
     Ok(0)
 }
 
-fn run_component(engine: &Engine, component: &Component, store: &mut Store<ComponentState>) -> wasmtime::Result<i32> {
+fn run_component(
+    engine: &Engine,
+    component: &Component,
+    store: &mut Store<ComponentState>,
+) -> wasmtime::Result<i32> {
     let mut linker = ComponentLinker::new(engine);
     wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
     let command = Command::instantiate(&mut *store, component, &linker)?;
@@ -111,7 +125,11 @@ fn run_component(engine: &Engine, component: &Component, store: &mut Store<Compo
 }
 
 /// `proc_exit` is an error on the Rust side but a normal end for the guest.
-fn exit_code_of(error: wasmtime::Error, exceeded: Option<usize>, options: &RunOptions) -> Result<i32, RunError> {
+fn exit_code_of(
+    error: wasmtime::Error,
+    exceeded: Option<usize>,
+    options: &RunOptions,
+) -> Result<i32, RunError> {
     if let Some(exit) = error.downcast_ref::<I32Exit>() {
         return Ok(exit.0);
     }
@@ -119,7 +137,9 @@ fn exit_code_of(error: wasmtime::Error, exceeded: Option<usize>, options: &RunOp
         return Err(RunError::MemoryLimit { desired, max });
     }
     if let Some(Trap::Interrupt) = error.downcast_ref::<Trap>() {
-        return Err(options.timeout.map_or(RunError::Interrupted, RunError::Timeout));
+        return Err(options
+            .timeout
+            .map_or(RunError::Interrupted, RunError::Timeout));
     }
     Err(RunError::Guest(error.into()))
 }
@@ -169,7 +189,12 @@ struct MemoryLimit {
 }
 
 impl ResourceLimiter for MemoryLimit {
-    fn memory_growing(&mut self, _current: usize, desired: usize, maximum: Option<usize>) -> wasmtime::Result<bool> {
+    fn memory_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
         if self.max.is_some_and(|max| desired > max) {
             self.exceeded = Some(desired);
             wasmtime::bail!("memory limit reached");
@@ -177,7 +202,12 @@ impl ResourceLimiter for MemoryLimit {
         Ok(maximum.is_none_or(|maximum| desired <= maximum))
     }
 
-    fn table_growing(&mut self, _current: usize, desired: usize, maximum: Option<usize>) -> wasmtime::Result<bool> {
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
         Ok(maximum.is_none_or(|maximum| desired <= maximum))
     }
 }

@@ -40,7 +40,9 @@ impl StoredLayer {
     /// The recorded digest of the regular file at `path` (`/hello.wasm`),
     /// if it is one.
     pub fn file_digest(&self, path: &str) -> Option<&str> {
-        self.files.get(path.trim_start_matches('/')).map(String::as_str)
+        self.files
+            .get(path.trim_start_matches('/'))
+            .map(String::as_str)
     }
 }
 
@@ -65,7 +67,8 @@ impl LayerStore {
             return Ok(None);
         };
         let list = dir.join(FILE_DIGESTS);
-        let text = std::fs::read_to_string(&list).map_err(|source| RunError::Io { path: list, source })?;
+        let text =
+            std::fs::read_to_string(&list).map_err(|source| RunError::Io { path: list, source })?;
         let files = text
             .lines()
             .filter_map(|line| line.split_once(' '))
@@ -207,8 +210,14 @@ mod tests {
 
         let stored = store.open_or_add(&blob).unwrap();
         assert!(store.has(&blob.digest));
-        assert_eq!(std::fs::read(stored.rootfs.join("app/data.txt")).unwrap(), b"data");
-        assert_eq!(stored.file_digest("/hello.wasm"), Some(sha256_digest(b"\0asm module").as_str()));
+        assert_eq!(
+            std::fs::read(stored.rootfs.join("app/data.txt")).unwrap(),
+            b"data"
+        );
+        assert_eq!(
+            stored.file_digest("/hello.wasm"),
+            Some(sha256_digest(b"\0asm module").as_str())
+        );
         assert_eq!(stored.file_digest("/app"), None, "folders have no digest");
 
         // A second start gets the stored copy: the blob is not read again.
@@ -218,7 +227,9 @@ mod tests {
         };
         let again = store.get(&unread).unwrap();
         assert_eq!(again.rootfs, stored.rootfs);
-        let leftovers: Vec<_> = std::fs::read_dir(dir.path().join("layers")).unwrap().collect();
+        let leftovers: Vec<_> = std::fs::read_dir(dir.path().join("layers"))
+            .unwrap()
+            .collect();
         assert_eq!(leftovers.len(), 1, "no staging folders remain");
 
         // A layer left unread for the store, which lost it, is no empty layer.
@@ -227,7 +238,9 @@ mod tests {
             descriptor: descriptor_of(&other),
             content: LayerContent::NotRead,
         };
-        assert!(matches!(store.get(&lost), Err(RunError::LayerNotRead(digest)) if digest == other.digest));
+        assert!(
+            matches!(store.get(&lost), Err(RunError::LayerNotRead(digest)) if digest == other.digest)
+        );
     }
 
     #[test]
@@ -249,7 +262,10 @@ mod tests {
         header.as_old_mut().name[..5].copy_from_slice(b"../x\0");
         header.set_cksum();
         tar.append(&header, &b"x"[..]).unwrap();
-        let escaping = Blob::new("application/vnd.oci.image.layer.v1.tar", tar.into_inner().unwrap());
+        let escaping = Blob::new(
+            "application/vnd.oci.image.layer.v1.tar",
+            tar.into_inner().unwrap(),
+        );
         let err = store.open_or_add(&escaping).unwrap_err();
         assert!(err.to_string().contains(".."), "{err}");
         assert!(!store.has(&escaping.digest));

@@ -36,7 +36,10 @@ pub type Cause = Box<dyn std::error::Error + Send + Sync>;
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
     #[error("{path}")]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error(transparent)]
     Layout(#[from] wasmpack_oci::layout::LayoutError),
     #[error(transparent)]
@@ -59,11 +62,17 @@ pub enum RunError {
     #[error("the image has no ENTRYPOINT or CMD naming a module")]
     NoEntrypoint,
     #[error("entrypoint {path}: not in the image")]
-    NotInImage { path: String, source: std::io::Error },
+    NotInImage {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("entrypoint {path}: resolves to a file outside the image")]
     OutsideImage { path: String },
     #[error("reading entrypoint {path}")]
-    Entrypoint { path: String, source: std::io::Error },
+    Entrypoint {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("layer digest {0} is not sha256")]
     UnstorableDigest(String),
     #[error("stored layer {0} vanished")]
@@ -79,7 +88,9 @@ pub enum RunError {
     },
     #[error("the layer holds no {0}")]
     ArtifactMissing(String),
-    #[error("{0}: precompiled native code runs outside the wasm sandbox; pass --trust-aot to run it")]
+    #[error(
+        "{0}: precompiled native code runs outside the wasm sandbox; pass --trust-aot to run it"
+    )]
     UntrustedPrecompiled(PathBuf),
     #[error("compiling the module")]
     Compile(#[source] Cause),
@@ -175,14 +186,21 @@ impl Runner {
             wasmtime_version: wasmpack_aot::WASMTIME_VERSION.to_string(),
             engine_hash: wasmpack_aot::compatibility_hash(&engine),
         };
-        Ok(Self { engine, host, policy, cache })
+        Ok(Self {
+            engine,
+            host,
+            policy,
+            cache,
+        })
     }
 
     /// Picks and loads the code for `workload`.
     pub fn prepare(&self, workload: &Workload) -> Result<Prepared, RunError> {
         match &workload.code {
             Code::Precompiled(path) => self.load_precompiled(path),
-            Code::Wasm { module, digest } => self.prepare_wasm(module, digest, &workload.aot, workload.origin.as_deref()),
+            Code::Wasm { module, digest } => {
+                self.prepare_wasm(module, digest, &workload.aot, workload.origin.as_deref())
+            }
         }
     }
 
@@ -190,7 +208,13 @@ impl Runner {
     /// image's `aot` artifacts if usable, else the cache, else a fresh
     /// compilation. `origin` (`registry/repository`) is matched against the
     /// trust list.
-    pub fn prepare_wasm(&self, module: &ModuleBytes, digest: &str, aot: &[AotLayer], origin: Option<&str>) -> Result<Prepared, RunError> {
+    pub fn prepare_wasm(
+        &self,
+        module: &ModuleBytes,
+        digest: &str,
+        aot: &[AotLayer],
+        origin: Option<&str>,
+    ) -> Result<Prepared, RunError> {
         let is_component = module.is_component()?;
         let (mut notes, mut warnings) = (Vec::new(), Vec::new());
 
@@ -200,7 +224,9 @@ impl Runner {
         for verdict in verdicts {
             match verdict {
                 Verdict::Skip(why) => notes.push(why),
-                Verdict::Refuse(why) => warnings.push(format!("{why}; using the module instead (this machine's compilation)")),
+                Verdict::Refuse(why) => warnings.push(format!(
+                    "{why}; using the module instead (this machine's compilation)"
+                )),
                 Verdict::Usable => {}
             }
         }
@@ -210,12 +236,16 @@ impl Runner {
             // annotations match this engine and module, and the user trusts
             // the image; wasmtime checks the header and settings itself.
             let loaded = layer.artifact().and_then(|artifact| match artifact {
-                Artifact::Bytes(bytes) => unsafe { deserialize(&self.engine, &bytes, is_component) }
-                    .map(|program| (program, None))
-                    .map_err(RunError::Compile),
-                Artifact::File(path) => unsafe { deserialize_file(&self.engine, &path, is_component) }
-                    .map(|program| (program, Some(path.clone())))
-                    .map_err(|source| RunError::LoadPrecompiled { path, source }),
+                Artifact::Bytes(bytes) => {
+                    unsafe { deserialize(&self.engine, &bytes, is_component) }
+                        .map(|program| (program, None))
+                        .map_err(RunError::Compile)
+                }
+                Artifact::File(path) => {
+                    unsafe { deserialize_file(&self.engine, &path, is_component) }
+                        .map(|program| (program, Some(path.clone())))
+                        .map_err(|source| RunError::LoadPrecompiled { path, source })
+                }
             });
             match loaded {
                 Ok((program, file)) => {
@@ -247,7 +277,10 @@ impl Runner {
                 // in folders only this user can write.
                 match unsafe { deserialize_file(&self.engine, path, is_component) } {
                     Ok(program) => {
-                        notes.push(format!("using this machine's compilation {}", path.display()));
+                        notes.push(format!(
+                            "using this machine's compilation {}",
+                            path.display()
+                        ));
                         return Ok(Prepared {
                             program,
                             path: PathTaken::Cached,
@@ -270,7 +303,10 @@ impl Runner {
 
         let started = Instant::now();
         let program = self.compile(&module.read()?, is_component)?;
-        notes.push(format!("compiled the module in {} ms", started.elapsed().as_millis()));
+        notes.push(format!(
+            "compiled the module in {} ms",
+            started.elapsed().as_millis()
+        ));
         let mut file = None;
         if let Some((cache, path)) = entry {
             let stored = serialize(&program)
@@ -281,7 +317,10 @@ impl Runner {
                     notes.push(format!("kept the compilation at {}", path.display()));
                     file = Some(path);
                 }
-                Err(why) => warnings.push(format!("could not cache the compilation: {}", one_line(&why))),
+                Err(why) => warnings.push(format!(
+                    "could not cache the compilation: {}",
+                    one_line(&why)
+                )),
             }
         }
         Ok(Prepared {
@@ -326,7 +365,9 @@ impl Runner {
         };
         let kind = Engine::detect_precompiled_file(path).map_err(|e| loading(e.into()))?;
         // SAFETY: the user named this file and passed --trust-aot.
-        let program = unsafe { deserialize_file(&self.engine, path, kind == Some(Precompiled::Component)) }.map_err(loading)?;
+        let program =
+            unsafe { deserialize_file(&self.engine, path, kind == Some(Precompiled::Component)) }
+                .map_err(loading)?;
         Ok(Prepared {
             program,
             path: PathTaken::Precompiled,
@@ -346,7 +387,11 @@ unsafe fn deserialize(engine: &Engine, bytes: &[u8], is_component: bool) -> Resu
     program.map_err(Cause::from)
 }
 
-unsafe fn deserialize_file(engine: &Engine, path: &Path, is_component: bool) -> Result<Program, Cause> {
+unsafe fn deserialize_file(
+    engine: &Engine,
+    path: &Path,
+    is_component: bool,
+) -> Result<Program, Cause> {
     let program = if is_component {
         unsafe { Component::deserialize_file(engine, path) }.map(Program::Component)
     } else {
@@ -372,8 +417,15 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let missing = workload::resolve_inside(dir.path(), "/missing.wasm").unwrap_err();
         let line = one_line(&missing);
-        assert!(line.starts_with("entrypoint /missing.wasm: not in the image: "), "{line}");
-        assert_eq!(line.matches("No such file or directory").count(), 1, "{line}");
+        assert!(
+            line.starts_with("entrypoint /missing.wasm: not in the image: "),
+            "{line}"
+        );
+        assert_eq!(
+            line.matches("No such file or directory").count(),
+            1,
+            "{line}"
+        );
 
         let runner = Runner::new(TrustPolicy::default(), None).unwrap();
         let garbage = ModuleBytes::InMemory(b"\0asm\x01\0\0\0garbage".to_vec());
@@ -382,7 +434,12 @@ mod tests {
         };
         assert_eq!(error.to_string(), "compiling the module");
         let line = one_line(&error);
-        let cause = line.strip_prefix("compiling the module: ").unwrap_or_else(|| panic!("{line}"));
-        assert!(!cause.is_empty() && !cause.contains("compiling the module"), "{line}");
+        let cause = line
+            .strip_prefix("compiling the module: ")
+            .unwrap_or_else(|| panic!("{line}"));
+        assert!(
+            !cause.is_empty() && !cause.contains("compiling the module"),
+            "{line}"
+        );
     }
 }

@@ -4,7 +4,9 @@
 
 use std::collections::BTreeMap;
 
-use wasmpack_aot::{ANNOTATION_ENGINE_HASH, ANNOTATION_TARGET, ANNOTATION_WASMTIME_VERSION, ANNOTATION_WASM_DIGEST};
+use wasmpack_aot::{
+    ANNOTATION_ENGINE_HASH, ANNOTATION_TARGET, ANNOTATION_WASMTIME_VERSION, ANNOTATION_WASM_DIGEST,
+};
 
 /// What the artifacts are matched against.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -35,12 +37,26 @@ pub enum Verdict {
 }
 
 /// Judges `candidate` for `host`, for the image's module `wasm_digest`.
-pub fn judge(candidate: &AotCandidate, host: &HostEngine, wasm_digest: &str, trusted: bool) -> Verdict {
-    let annotation = |key: &str| candidate.annotations.get(key).map(String::as_str).unwrap_or("");
+pub fn judge(
+    candidate: &AotCandidate,
+    host: &HostEngine,
+    wasm_digest: &str,
+    trusted: bool,
+) -> Verdict {
+    let annotation = |key: &str| {
+        candidate
+            .annotations
+            .get(key)
+            .map(String::as_str)
+            .unwrap_or("")
+    };
     let layer = short(&candidate.layer_digest);
     let target = annotation(ANNOTATION_TARGET);
     if target != host.triple {
-        return Verdict::Skip(format!("AOT layer {layer} is for {target}, this host is {}", host.triple));
+        return Verdict::Skip(format!(
+            "AOT layer {layer} is for {target}, this host is {}",
+            host.triple
+        ));
     }
     if let Some(defect) = &candidate.defect {
         return Verdict::Refuse(format!("AOT layer {layer} refused: {defect}"));
@@ -75,7 +91,12 @@ pub fn judge(candidate: &AotCandidate, host: &HostEngine, wasm_digest: &str, tru
 }
 
 /// The first usable candidate, and what was said about the others.
-pub fn choose(candidates: &[AotCandidate], host: &HostEngine, wasm_digest: &str, trusted: bool) -> (Option<usize>, Vec<Verdict>) {
+pub fn choose(
+    candidates: &[AotCandidate],
+    host: &HostEngine,
+    wasm_digest: &str,
+    trusted: bool,
+) -> (Option<usize>, Vec<Verdict>) {
     let mut verdicts = Vec::new();
     for (index, candidate) in candidates.iter().enumerate() {
         match judge(candidate, host, wasm_digest, trusted) {
@@ -132,13 +153,26 @@ mod tests {
     #[test]
     fn every_mismatch_has_its_reason_and_untrusted_images_compile() {
         let h = host();
-        let skip = |c: AotCandidate, trusted: bool, needle: &str| match judge(&c, &h, WASM, trusted) {
+        let skip = |c: AotCandidate, trusted: bool, needle: &str| match judge(&c, &h, WASM, trusted)
+        {
             Verdict::Skip(why) => assert!(why.contains(needle), "{why}"),
             other => panic!("expected a skip about {needle}: {other:?}"),
         };
-        skip(candidate("x86_64-unknown-linux-gnu", "47.0.0", "abc", WASM), true, "wasmtime 47.0.0");
-        skip(candidate("x86_64-unknown-linux-gnu", "48.0.8", "zzz", WASM), true, "engine settings");
-        skip(candidate("x86_64-unknown-linux-gnu", "48.0.8", "abc", WASM), false, "not trusted");
+        skip(
+            candidate("x86_64-unknown-linux-gnu", "47.0.0", "abc", WASM),
+            true,
+            "wasmtime 47.0.0",
+        );
+        skip(
+            candidate("x86_64-unknown-linux-gnu", "48.0.8", "zzz", WASM),
+            true,
+            "engine settings",
+        );
+        skip(
+            candidate("x86_64-unknown-linux-gnu", "48.0.8", "abc", WASM),
+            false,
+            "not trusted",
+        );
         skip(AotCandidate::default(), true, "this host is x86_64");
     }
 
@@ -147,10 +181,14 @@ mod tests {
         let h = host();
         let other = "sha256:2222222222222222222222222222222222222222222222222222222222222222";
         let mismatched = candidate("x86_64-unknown-linux-gnu", "48.0.8", "abc", other);
-        assert!(matches!(judge(&mismatched, &h, WASM, true), Verdict::Refuse(why) if why.contains("compiled from sha256:222")));
+        assert!(
+            matches!(judge(&mismatched, &h, WASM, true), Verdict::Refuse(why) if why.contains("compiled from sha256:222"))
+        );
         let mut tampered = candidate("x86_64-unknown-linux-gnu", "48.0.8", "abc", WASM);
         tampered.defect = Some("blob does not match its descriptor".into());
-        assert!(matches!(judge(&tampered, &h, WASM, true), Verdict::Refuse(why) if why.contains("does not match")));
+        assert!(
+            matches!(judge(&tampered, &h, WASM, true), Verdict::Refuse(why) if why.contains("does not match"))
+        );
         assert_eq!(choose(&[mismatched, tampered], &h, WASM, true).0, None);
     }
 }

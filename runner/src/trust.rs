@@ -43,9 +43,12 @@ impl TrustPolicy {
     pub fn trusts(&self, origin: Option<&str>) -> bool {
         self.trust_all
             || origin.is_some_and(|origin| {
-                self.trusted
-                    .iter()
-                    .any(|prefix| origin == prefix || origin.strip_prefix(prefix.as_str()).is_some_and(|rest| rest.starts_with('/')))
+                self.trusted.iter().any(|prefix| {
+                    origin == prefix
+                        || origin
+                            .strip_prefix(prefix.as_str())
+                            .is_some_and(|rest| rest.starts_with('/'))
+                })
             })
     }
 }
@@ -59,7 +62,13 @@ fn default_trust_file() -> Option<PathBuf> {
 
 fn parse_trust_list(text: &str) -> Vec<String> {
     text.lines()
-        .map(|line| line.split('#').next().unwrap_or("").trim().trim_end_matches('/'))
+        .map(|line| {
+            line.split('#')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .trim_end_matches('/')
+        })
         .filter(|line| !line.is_empty())
         .map(str::to_string)
         .collect()
@@ -73,16 +82,27 @@ mod tests {
     fn prefixes_trust_whole_path_components_only() {
         let policy = TrustPolicy {
             trust_all: false,
-            trusted: parse_trust_list("# ours\nghcr.io/acme/ \n\n127.0.0.1:5000/demo/hello # one repo\n"),
+            trusted: parse_trust_list(
+                "# ours\nghcr.io/acme/ \n\n127.0.0.1:5000/demo/hello # one repo\n",
+            ),
         };
-        assert_eq!(policy.trusted, ["ghcr.io/acme", "127.0.0.1:5000/demo/hello"]);
+        assert_eq!(
+            policy.trusted,
+            ["ghcr.io/acme", "127.0.0.1:5000/demo/hello"]
+        );
         assert!(policy.trusts(Some("ghcr.io/acme/app")));
         assert!(policy.trusts(Some("127.0.0.1:5000/demo/hello")));
-        assert!(!policy.trusts(Some("ghcr.io/acme-two/app")), "not a path component boundary");
+        assert!(
+            !policy.trusts(Some("ghcr.io/acme-two/app")),
+            "not a path component boundary"
+        );
         assert!(!policy.trusts(Some("127.0.0.1:5000/demo/hello2")));
         assert!(!policy.trusts(Some("docker.io/library/hello")));
         assert!(!policy.trusts(None), "a local file needs --trust-aot");
-        let all = TrustPolicy { trust_all: true, ..policy };
+        let all = TrustPolicy {
+            trust_all: true,
+            ..policy
+        };
         assert!(all.trusts(None) && all.trusts(Some("docker.io/library/hello")));
     }
 }

@@ -10,7 +10,10 @@ use serde_json::{json, Value};
 #[derive(Debug, thiserror::Error)]
 pub enum BundleError {
     #[error("{path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("{path}: not a runtime spec: {reason}")]
     Invalid { path: PathBuf, reason: String },
 }
@@ -25,7 +28,10 @@ pub struct BundleSpec {
 impl BundleSpec {
     pub fn load(dir: &Path) -> Result<Self, BundleError> {
         let path = dir.join("config.json");
-        let text = std::fs::read(&path).map_err(|source| BundleError::Io { path: path.clone(), source })?;
+        let text = std::fs::read(&path).map_err(|source| BundleError::Io {
+            path: path.clone(),
+            source,
+        })?;
         let spec: Value = serde_json::from_slice(&text).map_err(|e| BundleError::Invalid {
             path: path.clone(),
             reason: e.to_string(),
@@ -66,7 +72,11 @@ impl BundleSpec {
         if path.starts_with('/') {
             return Some(path.to_string());
         }
-        let cwd = self.spec.pointer("/process/cwd").and_then(Value::as_str).unwrap_or("/");
+        let cwd = self
+            .spec
+            .pointer("/process/cwd")
+            .and_then(Value::as_str)
+            .unwrap_or("/");
         Some(format!("{}/{path}", cwd.trim_end_matches('/')))
     }
 
@@ -75,18 +85,30 @@ impl BundleSpec {
     /// there was one.
     pub fn remove_env(&mut self, name: &str) -> bool {
         let prefix = format!("{name}=");
-        let Some(env) = self.spec.pointer_mut("/process/env").and_then(Value::as_array_mut) else {
+        let Some(env) = self
+            .spec
+            .pointer_mut("/process/env")
+            .and_then(Value::as_array_mut)
+        else {
             return false;
         };
         let before = env.len();
-        env.retain(|entry| !entry.as_str().is_some_and(|e| e.starts_with(&prefix) || e == name));
+        env.retain(|entry| {
+            !entry
+                .as_str()
+                .is_some_and(|e| e.starts_with(&prefix) || e == name)
+        });
         env.len() != before
     }
 
     /// Appends a `NAME=value` entry to the process environment.
     pub fn push_env(&mut self, entry: &str) {
         let entry = Value::String(entry.to_string());
-        match self.spec.pointer_mut("/process/env").and_then(Value::as_array_mut) {
+        match self
+            .spec
+            .pointer_mut("/process/env")
+            .and_then(Value::as_array_mut)
+        {
             Some(env) => env.push(entry),
             None => {
                 if let Some(process) = self.spec.get_mut("process").and_then(Value::as_object_mut) {
@@ -119,10 +141,14 @@ impl BundleSpec {
     /// Writes `config.json` back, atomically: the runtime never reads half.
     pub fn save(&self) -> Result<(), BundleError> {
         let path = self.dir.join("config.json");
-        let io_err = |source| BundleError::Io { path: path.clone(), source };
+        let io_err = |source| BundleError::Io {
+            path: path.clone(),
+            source,
+        };
         let mut tmp = tempfile::NamedTempFile::new_in(&self.dir).map_err(io_err)?;
         // A JSON value always serializes.
-        tmp.write_all(&serde_json::to_vec(&self.spec).unwrap_or_default()).map_err(io_err)?;
+        tmp.write_all(&serde_json::to_vec(&self.spec).unwrap_or_default())
+            .map_err(io_err)?;
         tmp.persist(&path).map_err(|e| io_err(e.error))?;
         Ok(())
     }
@@ -146,13 +172,23 @@ mod tests {
             "process": {"args": ["app/hello.wasm#main", "x"], "cwd": "/srv/", "env": []},
             "annotations": {"dev.wasmpack.trust-aot": "true"},
         }));
-        assert_eq!(spec.rootfs(), Some(dir.path().join("rootfs")), "relative to the bundle");
+        assert_eq!(
+            spec.rootfs(),
+            Some(dir.path().join("rootfs")),
+            "relative to the bundle"
+        );
         assert_eq!(spec.module_path().as_deref(), Some("/srv/app/hello.wasm"));
         assert_eq!(spec.annotation("dev.wasmpack.trust-aot"), Some("true"));
         assert_eq!(spec.annotation("other"), None);
 
-        let (_dir, spec) = bundle(json!({"root": {"path": "/var/lib/x/rootfs"}, "process": {"args": ["/hello.wasm"]}}));
-        assert_eq!(spec.rootfs(), Some(PathBuf::from("/var/lib/x/rootfs")), "Docker's absolute root");
+        let (_dir, spec) = bundle(
+            json!({"root": {"path": "/var/lib/x/rootfs"}, "process": {"args": ["/hello.wasm"]}}),
+        );
+        assert_eq!(
+            spec.rootfs(),
+            Some(PathBuf::from("/var/lib/x/rootfs")),
+            "Docker's absolute root"
+        );
         assert_eq!(spec.module_path().as_deref(), Some("/hello.wasm"));
         assert_eq!(spec.annotation("dev.wasmpack.trust-aot"), None);
     }
@@ -168,25 +204,52 @@ mod tests {
         assert!(spec.remove_env("CTL"));
         assert!(!spec.remove_env("CTL"));
         spec.save().unwrap();
-        let saved: Value = serde_json::from_slice(&std::fs::read(dir.path().join("config.json")).unwrap()).unwrap();
+        let saved: Value =
+            serde_json::from_slice(&std::fs::read(dir.path().join("config.json")).unwrap())
+                .unwrap();
         assert_eq!(saved["process"]["env"], json!(["PATH=/bin", "CTLX=kept"]));
 
         spec.push_env("CTL=cache hit");
         spec.add_read_only_bind(Path::new("/var/cache/x.cwasm"), "/dev/code.cwasm");
         spec.save().unwrap();
-        let saved: Value = serde_json::from_slice(&std::fs::read(dir.path().join("config.json")).unwrap()).unwrap();
-        assert_eq!(saved["process"]["env"], json!(["PATH=/bin", "CTLX=kept", "CTL=cache hit"]));
-        assert_eq!(saved["mounts"][1]["destination"], "/dev/code.cwasm", "after /dev, so it is not hidden");
-        assert_eq!(saved["mounts"][1]["options"], json!(["bind", "ro", "nosuid", "nodev"]));
-        assert_eq!(saved["unknownField"], json!({"kept": true}), "unknown fields pass through");
-        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1, "no temporary file left");
+        let saved: Value =
+            serde_json::from_slice(&std::fs::read(dir.path().join("config.json")).unwrap())
+                .unwrap();
+        assert_eq!(
+            saved["process"]["env"],
+            json!(["PATH=/bin", "CTLX=kept", "CTL=cache hit"])
+        );
+        assert_eq!(
+            saved["mounts"][1]["destination"], "/dev/code.cwasm",
+            "after /dev, so it is not hidden"
+        );
+        assert_eq!(
+            saved["mounts"][1]["options"],
+            json!(["bind", "ro", "nosuid", "nodev"])
+        );
+        assert_eq!(
+            saved["unknownField"],
+            json!({"kept": true}),
+            "unknown fields pass through"
+        );
+        assert_eq!(
+            std::fs::read_dir(dir.path()).unwrap().count(),
+            1,
+            "no temporary file left"
+        );
     }
 
     #[test]
     fn a_broken_spec_is_an_error() {
         let dir = tempfile::tempdir().unwrap();
-        assert!(matches!(BundleSpec::load(dir.path()), Err(BundleError::Io { .. })));
+        assert!(matches!(
+            BundleSpec::load(dir.path()),
+            Err(BundleError::Io { .. })
+        ));
         std::fs::write(dir.path().join("config.json"), "[1]").unwrap();
-        assert!(matches!(BundleSpec::load(dir.path()), Err(BundleError::Invalid { .. })));
+        assert!(matches!(
+            BundleSpec::load(dir.path()),
+            Err(BundleError::Invalid { .. })
+        ));
     }
 }

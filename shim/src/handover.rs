@@ -42,14 +42,20 @@ impl Handover {
     /// The last handover in a process environment, if it has one that reads.
     pub fn from_env(entries: &[String]) -> Option<Self> {
         let prefix = format!("{HANDOVER_ENV}=");
-        let json = entries.iter().rev().find_map(|kv| kv.strip_prefix(&prefix))?;
+        let json = entries
+            .iter()
+            .rev()
+            .find_map(|kv| kv.strip_prefix(&prefix))?;
         serde_json::from_str(json).ok()
     }
 
     /// The lines for the container's stderr: the warnings, and with
     /// `verbose` the decision and the notes too.
     pub fn messages(&self) -> Vec<String> {
-        let warnings = self.warnings.iter().map(|w| format!("wasmpack: warning: {w}"));
+        let warnings = self
+            .warnings
+            .iter()
+            .map(|w| format!("wasmpack: warning: {w}"));
         if !self.verbose {
             return warnings.collect();
         }
@@ -73,7 +79,8 @@ pub fn is_mount_point(mountinfo: &str, path: &str) -> bool {
 
 /// Whether [`CODE_MOUNT`] was mounted for this container.
 pub fn code_is_mounted() -> bool {
-    std::fs::read_to_string(Path::new("/proc/self/mountinfo")).is_ok_and(|info| is_mount_point(&info, CODE_MOUNT))
+    std::fs::read_to_string(Path::new("/proc/self/mountinfo"))
+        .is_ok_and(|info| is_mount_point(&info, CODE_MOUNT))
 }
 
 /// `\040` -> ` `.
@@ -82,7 +89,10 @@ fn unescape(field: &str) -> String {
     let mut rest = field;
     while let Some(at) = rest.find('\\') {
         out.push_str(&rest[..at]);
-        match rest.get(at + 1..at + 4).and_then(|digits| u8::from_str_radix(digits, 8).ok()) {
+        match rest
+            .get(at + 1..at + 4)
+            .and_then(|digits| u8::from_str_radix(digits, 8).ok())
+        {
             Some(byte) => {
                 out.push(char::from(byte));
                 rest = &rest[at + 4..];
@@ -126,8 +136,15 @@ mod tests {
         assert!(is_mount_point(MOUNTINFO, CODE_MOUNT));
         assert!(is_mount_point(MOUNTINFO, "/my data"), "escapes are decoded");
         assert!(!is_mount_point(MOUNTINFO, "/dev/other.cwasm"));
-        let without: String = MOUNTINFO.lines().filter(|l| !l.contains("wasmpack.cwasm")).collect::<Vec<_>>().join("\n");
-        assert!(!is_mount_point(&without, CODE_MOUNT), "an image's own file there is not a mount");
+        let without: String = MOUNTINFO
+            .lines()
+            .filter(|l| !l.contains("wasmpack.cwasm"))
+            .collect::<Vec<_>>()
+            .join("\n");
+        assert!(
+            !is_mount_point(&without, CODE_MOUNT),
+            "an image's own file there is not a mount"
+        );
     }
 
     #[test]
@@ -138,7 +155,12 @@ mod tests {
             warnings: vec!["refused".into()],
             verbose: false,
         };
-        let entries = ["PATH=/bin".to_string(), handover.to_env(), "EMPTY".to_string(), "A=b=c".to_string()];
+        let entries = [
+            "PATH=/bin".to_string(),
+            handover.to_env(),
+            "EMPTY".to_string(),
+            "A=b=c".to_string(),
+        ];
         assert_eq!(Handover::from_env(&entries), Some(handover.clone()));
         assert_eq!(
             guest_env(&entries),
@@ -149,11 +171,22 @@ mod tests {
             ]
         );
         assert_eq!(Handover::from_env(&entries[..1]), None);
-        assert_eq!(handover.messages(), ["wasmpack: warning: refused"], "quiet unless asked");
-        let verbose = Handover { verbose: true, ..handover };
+        assert_eq!(
+            handover.messages(),
+            ["wasmpack: warning: refused"],
+            "quiet unless asked"
+        );
+        let verbose = Handover {
+            verbose: true,
+            ..handover
+        };
         assert_eq!(
             verbose.messages(),
-            ["wasmpack: cache hit", "wasmpack: AOT layer not trusted", "wasmpack: warning: refused"]
+            [
+                "wasmpack: cache hit",
+                "wasmpack: AOT layer not trusted",
+                "wasmpack: warning: refused"
+            ]
         );
     }
 }

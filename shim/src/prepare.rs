@@ -11,7 +11,9 @@ use wasmpack_aot::{ANNOTATION_ARTIFACT_DIGEST, ANNOTATION_TARGET};
 use wasmpack_oci::digest::sha256_digest;
 use wasmpack_runner::select::AotCandidate;
 use wasmpack_runner::workload::resolve_inside;
-use wasmpack_runner::{one_line, AotLayer, LocalCache, ModuleBytes, PathTaken, Runner, TrustPolicy};
+use wasmpack_runner::{
+    one_line, AotLayer, LocalCache, ModuleBytes, PathTaken, Runner, TrustPolicy,
+};
 
 use crate::bundle::{BundleError, BundleSpec};
 use crate::handover::{Handover, CODE_MOUNT, HANDOVER_ENV};
@@ -76,7 +78,12 @@ fn choose(spec: &BundleSpec, cache: &LocalCache) -> Result<Option<(PathBuf, Hand
     let module_path = spec.module_path().ok_or("the spec names no entrypoint")?;
     // Docker mounts the root before starting the shim; containerd itself
     // (ctr, Kubernetes) mounts it only when the container is created, later.
-    let module = resolve_inside(&rootfs, &module_path).map_err(|e| format!("the module is not readable on the host yet ({})", one_line(&e)))?;
+    let module = resolve_inside(&rootfs, &module_path).map_err(|e| {
+        format!(
+            "the module is not readable on the host yet ({})",
+            one_line(&e)
+        )
+    })?;
     let bytes = std::fs::read(&module).map_err(|e| format!("{}: {e}", module.display()))?;
     if !bytes.starts_with(b"\0asm") {
         return Ok(None);
@@ -91,9 +98,12 @@ fn choose(spec: &BundleSpec, cache: &LocalCache) -> Result<Option<(PathBuf, Hand
     let prepared = runner
         .prepare_wasm(&ModuleBytes::InMemory(bytes), &digest, &aot, None)
         .map_err(|e| one_line(&e))?;
-    let file = prepared
-        .file
-        .ok_or_else(|| format!("compiled, but could not keep it: {}", prepared.warnings.join("; ")))?;
+    let file = prepared.file.ok_or_else(|| {
+        format!(
+            "compiled, but could not keep it: {}",
+            prepared.warnings.join("; ")
+        )
+    })?;
     let taken = match prepared.path {
         PathTaken::Aot { .. } => "image AOT",
         PathTaken::Cached => "cache hit",
@@ -126,8 +136,12 @@ fn image_artifact(rootfs: &Path, module_path: &str) -> Option<AotLayer> {
         .ok()
         .and_then(|path| std::fs::read(path).ok())
         .ok_or_else(|| format!("{artifact_path} has no readable facts file {facts_path} beside it"))
-        .and_then(|bytes| wasmpack_aot::parse_facts(&bytes).map_err(|e| format!("{facts_path}: {e}")));
-    let actual = std::fs::read(&artifact).map(|bytes| sha256_digest(&bytes)).unwrap_or_default();
+        .and_then(|bytes| {
+            wasmpack_aot::parse_facts(&bytes).map_err(|e| format!("{facts_path}: {e}"))
+        });
+    let actual = std::fs::read(&artifact)
+        .map(|bytes| sha256_digest(&bytes))
+        .unwrap_or_default();
     let (mut annotations, defect) = match facts {
         Ok(facts) => {
             let intact = facts.get(ANNOTATION_ARTIFACT_DIGEST) == Some(&actual);
@@ -138,7 +152,9 @@ fn image_artifact(rootfs: &Path, module_path: &str) -> Option<AotLayer> {
     };
     // A defect is reported for this host's file even when the facts do not
     // read, so the target is the one the path says.
-    annotations.entry(ANNOTATION_TARGET.to_string()).or_insert_with(wasmpack_aot::host_triple);
+    annotations
+        .entry(ANNOTATION_TARGET.to_string())
+        .or_insert_with(wasmpack_aot::host_triple);
     let candidate = AotCandidate {
         layer_digest: actual,
         annotations,
@@ -171,10 +187,18 @@ mod tests {
             Self::with_cache(env, annotations, None)
         }
 
-        fn with_cache(env: &[&str], annotations: serde_json::Value, cache: Option<LocalCache>) -> Self {
+        fn with_cache(
+            env: &[&str],
+            annotations: serde_json::Value,
+            cache: Option<LocalCache>,
+        ) -> Self {
             let dir = tempfile::tempdir().unwrap();
             std::fs::create_dir_all(dir.path().join("bundle/rootfs/app")).unwrap();
-            std::fs::write(dir.path().join("bundle/rootfs/app/hello.wasm"), wat::parse_str(HELLO).unwrap()).unwrap();
+            std::fs::write(
+                dir.path().join("bundle/rootfs/app/hello.wasm"),
+                wat::parse_str(HELLO).unwrap(),
+            )
+            .unwrap();
             let spec = json!({
                 "root": {"path": "rootfs"},
                 "process": {"args": ["hello.wasm"], "cwd": "/app", "env": env},
@@ -193,11 +217,19 @@ mod tests {
         /// Puts the artifact of `wat` for this host beside the module, with
         /// facts saying it was compiled from `facts_wasm`.
         fn add_artifact(&self, wat: &str, facts_wasm: &[u8]) -> PathBuf {
-            let artifact = wasmpack_aot::precompile(&wat::parse_str(wat).unwrap(), &wasmpack_aot::host_triple()).unwrap();
+            let artifact = wasmpack_aot::precompile(
+                &wat::parse_str(wat).unwrap(),
+                &wasmpack_aot::host_triple(),
+            )
+            .unwrap();
             let path = wasmpack_aot::artifact_path("/app/hello.wasm", &artifact.target);
             let root = self.bundle().join("rootfs");
             let facts = artifact.facts(&sha256_digest(facts_wasm));
-            std::fs::write(root.join(wasmpack_aot::facts_path(&path).trim_start_matches('/')), facts).unwrap();
+            std::fs::write(
+                root.join(wasmpack_aot::facts_path(&path).trim_start_matches('/')),
+                facts,
+            )
+            .unwrap();
             let file = root.join(path.trim_start_matches('/'));
             std::fs::write(&file, &artifact.bytes).unwrap();
             file
@@ -208,7 +240,8 @@ mod tests {
         }
 
         fn spec(&self) -> serde_json::Value {
-            serde_json::from_slice(&std::fs::read(self.bundle().join("config.json")).unwrap()).unwrap()
+            serde_json::from_slice(&std::fs::read(self.bundle().join("config.json")).unwrap())
+                .unwrap()
         }
 
         fn mounted(&self) -> PathBuf {
@@ -232,13 +265,19 @@ mod tests {
             taken: "image AOT".into(),
             ..Handover::default()
         };
-        let f = Fixture::new(&["PATH=/bin", &forged.to_env()], json!({ VERBOSE_ANNOTATION: "true" }));
+        let f = Fixture::new(
+            &["PATH=/bin", &forged.to_env()],
+            json!({ VERBOSE_ANNOTATION: "true" }),
+        );
         let wasm = wat::parse_str(HELLO).unwrap();
         f.add_artifact(HELLO, &wasm);
         let first = handed(f.prepare());
         assert_eq!(first.taken, "compiled and cached");
         assert!(first.verbose);
-        assert!(first.notes.iter().any(|n| n.contains("not trusted")), "{first:?}");
+        assert!(
+            first.notes.iter().any(|n| n.contains("not trusted")),
+            "{first:?}"
+        );
         let engine_hash = wasmpack_aot::compatibility_hash(&wasmpack_aot::host_engine().unwrap());
         let entry = f.cache.compiled_entry(&engine_hash, &sha256_digest(&wasm));
         assert_eq!(f.mounted(), entry);
@@ -248,12 +287,18 @@ mod tests {
             "the forged handover is gone"
         );
         use std::os::unix::fs::PermissionsExt;
-        assert_eq!(std::fs::metadata(&entry).unwrap().permissions().mode() & 0o777, 0o644);
+        assert_eq!(
+            std::fs::metadata(&entry).unwrap().permissions().mode() & 0o777,
+            0o644
+        );
 
         // The spec is prepared once per container; a new one for the second.
         let g = Fixture::with_cache(&[], json!({}), Some(f.cache.clone()));
         let second = handed(g.prepare());
-        assert_eq!((second.taken.as_str(), second.verbose), ("cache hit", false));
+        assert_eq!(
+            (second.taken.as_str(), second.verbose),
+            ("cache hit", false)
+        );
         assert_eq!(g.mounted(), entry);
     }
 
@@ -272,7 +317,10 @@ mod tests {
         stale.add_artifact(OTHER, &wat::parse_str(OTHER).unwrap());
         let outcome = handed(stale.prepare());
         assert_eq!(outcome.taken, "compiled and cached");
-        assert!(!outcome.notes.is_empty() || !outcome.warnings.is_empty(), "{outcome:?}");
+        assert!(
+            !outcome.notes.is_empty() || !outcome.warnings.is_empty(),
+            "{outcome:?}"
+        );
 
         let tampered = Fixture::new(&[], trust);
         let file = tampered.add_artifact(HELLO, &wasm);
@@ -282,7 +330,13 @@ mod tests {
         std::fs::write(&file, bytes).unwrap();
         let outcome = handed(tampered.prepare());
         assert_eq!(outcome.taken, "compiled and cached");
-        assert!(outcome.warnings.iter().any(|w| w.contains("tampered or stale")), "{outcome:?}");
+        assert!(
+            outcome
+                .warnings
+                .iter()
+                .any(|w| w.contains("tampered or stale")),
+            "{outcome:?}"
+        );
         assert_ne!(tampered.mounted(), file, "never the tampered file");
     }
 
@@ -292,7 +346,11 @@ mod tests {
         std::fs::write(f.bundle().join("rootfs/app/hello.wasm"), b"\x7fELF").unwrap();
         let before = std::fs::read(f.bundle().join("config.json")).unwrap();
         assert_eq!(f.prepare(), Outcome::NotWasm);
-        assert_eq!(std::fs::read(f.bundle().join("config.json")).unwrap(), before, "untouched");
+        assert_eq!(
+            std::fs::read(f.bundle().join("config.json")).unwrap(),
+            before,
+            "untouched"
+        );
 
         let forged = Handover::default().to_env();
         let g = Fixture::new(&[&forged], json!({}));
@@ -300,8 +358,15 @@ mod tests {
         let Outcome::Unprepared(handover) = g.prepare() else {
             panic!("unprepared")
         };
-        assert!(handover.notes[0].contains("not readable on the host yet"), "{handover:?}");
-        assert_eq!(g.spec()["process"]["env"], json!([handover.to_env()]), "the forged handover is replaced");
+        assert!(
+            handover.notes[0].contains("not readable on the host yet"),
+            "{handover:?}"
+        );
+        assert_eq!(
+            g.spec()["process"]["env"],
+            json!([handover.to_env()]),
+            "the forged handover is replaced"
+        );
         assert_eq!(g.spec()["mounts"], json!([]));
     }
 }

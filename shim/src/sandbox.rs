@@ -52,7 +52,8 @@ impl Sandbox for WasmpackSandbox {
         };
         // wasmtime-wasi's blocking calls run their own tokio runtime, which
         // cannot start on the shim's runtime thread: the guest gets a thread.
-        let result = std::thread::scope(|scope| scope.spawn(|| runner.run(&prepared, &options)).join());
+        let result =
+            std::thread::scope(|scope| scope.spawn(|| runner.run(&prepared, &options)).join());
         let result = result.map_err(|_| anyhow::anyhow!("the guest's thread panicked"))?;
         match result {
             Ok(code) => Ok(code),
@@ -70,22 +71,37 @@ impl Sandbox for WasmpackSandbox {
 
 /// The mounted code if it loads, else a compilation of the module; the
 /// decision on stderr as the handover asks.
-fn prepare(runner: &Runner, ctx: &impl RuntimeContext, handover: &Handover) -> anyhow::Result<Prepared> {
+fn prepare(
+    runner: &Runner,
+    ctx: &impl RuntimeContext,
+    handover: &Handover,
+) -> anyhow::Result<Prepared> {
     let mut said = handover.clone();
     let prepared = match code_is_mounted().then(|| runner.load_precompiled(CODE_MOUNT.as_ref())) {
         Some(Ok(prepared)) => prepared,
         loaded => {
             if let Some(Err(error)) = loaded {
                 // A version or engine mismatch: still run, just slower.
-                said.warnings
-                    .push(format!("the host side's code does not load ({}); compiling the module", one_line(&error)));
+                said.warnings.push(format!(
+                    "the host side's code does not load ({}); compiling the module",
+                    one_line(&error)
+                ));
             } else if !handover.taken.starts_with("compiling") {
                 said.taken = "compiling in the container".into();
                 said.notes.push("no code from the host side".into());
             }
-            let bytes = ctx.entrypoint().source.as_bytes().context("reading the module")?;
+            let bytes = ctx
+                .entrypoint()
+                .source
+                .as_bytes()
+                .context("reading the module")?;
             let digest = sha256_digest(&bytes);
-            runner.prepare_wasm(&ModuleBytes::InMemory(bytes.into_owned()), &digest, &[], None)?
+            runner.prepare_wasm(
+                &ModuleBytes::InMemory(bytes.into_owned()),
+                &digest,
+                &[],
+                None,
+            )?
         }
     };
     for line in said.messages() {

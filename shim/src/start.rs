@@ -27,5 +27,6 @@ fn bundle_being_started() -> Option<PathBuf> {
     let args: Vec<_> = std::env::args_os().skip(1).collect();
     let flags = containerd_shim::parse(&args).ok()?;
     let cwd = std::env::current_dir().ok()?;
-    (flags.action == "start" && !flags.id.is_empty() && cwd.file_name()? == flags.id.as_str()).then_some(cwd)
+    (flags.action == "start" && !flags.id.is_empty() && cwd.file_name()? == flags.id.as_str())
+        .then_some(cwd)
 }

@@ -11,7 +11,10 @@ pub const RUST_IMAGE: &str = "wasmpack/rust-builder:local";
 pub const BUSYBOX_IMAGE: &str = "wasmpack/busybox:local";
 
 pub fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("repository root").to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("repository root")
+        .to_path_buf()
 }
 
 /// `docker` against the engine at $DOCKER_HOST; the engine and the images
@@ -25,7 +28,9 @@ pub fn docker(args: &[&str], dir: &Path) -> Output {
         .args(args)
         .current_dir(dir)
         .output()
-        .unwrap_or_else(|e| panic!("docker is needed ({e}); scripts/docker-engine install installs it"))
+        .unwrap_or_else(|e| {
+            panic!("docker is needed ({e}); scripts/docker-engine install installs it")
+        })
 }
 
 pub fn require_images() {
@@ -35,21 +40,32 @@ pub fn require_images() {
         (BUSYBOX_IMAGE, "scripts/busybox-image"),
     ] {
         let out = docker(&["image", "inspect", "--format", "{{.Id}}", image], &repo());
-        assert!(out.status.success(), "{image} is missing: run {script} (scripts/test does)");
+        assert!(
+            out.status.success(),
+            "{image} is missing: run {script} (scripts/test does)"
+        );
     }
 }
 
 /// A tag no other test uses.
 pub fn unique_tag(what: &str) -> String {
     static NEXT: AtomicUsize = AtomicUsize::new(0);
-    format!("wasmpack-e2e/{what}:{}-{}", std::process::id(), NEXT.fetch_add(1, Ordering::SeqCst))
+    format!(
+        "wasmpack-e2e/{what}:{}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::SeqCst)
+    )
 }
 
 /// `docker buildx build --platform wasi/wasm` of `dir` with plain progress
 /// (the vertex log goes to stderr).
 pub fn buildx(dir: &Path, extra: &[&str]) -> Output {
     let rust_image = format!("RUST_IMAGE={RUST_IMAGE}");
-    build_for("wasi/wasm", dir, &[&["--build-arg", &rust_image], extra].concat())
+    build_for(
+        "wasi/wasm",
+        dir,
+        &[&["--build-arg", &rust_image], extra].concat(),
+    )
 }
 
 /// The same for linux/amd64, the platform of ordinary images.
@@ -59,7 +75,13 @@ pub fn buildx_linux(dir: &Path, extra: &[&str]) -> Output {
 
 fn build_for(platform: &str, dir: &Path, extra: &[&str]) -> Output {
     require_images();
-    let mut args = vec!["buildx", "build", "--progress=plain", "--platform", platform];
+    let mut args = vec![
+        "buildx",
+        "build",
+        "--progress=plain",
+        "--platform",
+        platform,
+    ];
     args.extend_from_slice(extra);
     args.push(".");
     docker(&args, dir)
@@ -86,7 +108,11 @@ pub fn remove(tag: &str) {
 /// A build context holding `dockerfile` (behind our syntax line) and files.
 pub fn context(dockerfile: &str, files: &[(&str, &[u8])]) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("Dockerfile"), format!("# syntax={FRONTEND_IMAGE}\n{dockerfile}")).unwrap();
+    std::fs::write(
+        dir.path().join("Dockerfile"),
+        format!("# syntax={FRONTEND_IMAGE}\n{dockerfile}"),
+    )
+    .unwrap();
     for (name, bytes) in files {
         std::fs::write(dir.path().join(name), bytes).unwrap();
     }

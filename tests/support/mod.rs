@@ -52,7 +52,10 @@ pub fn workspace_bin(name: &str) -> PathBuf {
 pub fn cross_bin(triple: &str, name: &str) -> PathBuf {
     let profile = profile_dir();
     let target = profile.parent().expect("target folder");
-    let bin = target.join(triple).join(profile.file_name().expect("profile name")).join(name);
+    let bin = target
+        .join(triple)
+        .join(profile.file_name().expect("profile name"))
+        .join(name);
     assert!(
         bin.is_file(),
         "{} missing: run `cargo build --target {triple} --bin {name}` first (scripts/test does)",
@@ -79,7 +82,10 @@ pub fn run_on_aarch64(dir: &Path, args: &[&str]) -> Output {
 /// `target/<profile>`, from this test's own path.
 fn profile_dir() -> PathBuf {
     let exe = std::env::current_exe().expect("test binary path");
-    exe.parent().and_then(Path::parent).expect("target/<profile>").to_path_buf()
+    exe.parent()
+        .and_then(Path::parent)
+        .expect("target/<profile>")
+        .to_path_buf()
 }
 
 /// `wasmpack` in `dir`, ready for more arguments.
@@ -102,7 +108,11 @@ pub fn wasmpack(args: &[&str], dir: &Path, env: &[(&str, &str)]) -> Output {
 
 /// The JSON a successful `--json` run printed.
 pub fn json(out: &Output) -> serde_json::Value {
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     serde_json::from_slice(&out.stdout).expect("--json prints JSON")
 }
 
@@ -110,7 +120,11 @@ pub fn json(out: &Output) -> serde_json::Value {
 /// a failure that says how to get it, never a silent pass.
 pub fn tool(name: &str, args: &[&str], dir: &Path) -> Output {
     let out = try_tool(name, args, dir);
-    assert!(out.status.success(), "{name} {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{name} {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     out
 }
 
@@ -147,7 +161,10 @@ impl Registry {
             // The registry accepts bcrypt entries only.
             let out = tool("htpasswd", &["-Bbn", user, password], dir.path());
             std::fs::write(&file, &out.stdout).unwrap();
-            config += &format!("auth:\n  htpasswd:\n    realm: wasmpack-test\n    path: {}\n", file.display());
+            config += &format!(
+                "auth:\n  htpasswd:\n    realm: wasmpack-test\n    path: {}\n",
+                file.display()
+            );
         }
         let config_path = dir.path().join("config.yml");
         std::fs::write(&config_path, config).unwrap();
@@ -184,7 +201,9 @@ impl Registry {
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
-            .unwrap_or_else(|e| panic!("docker-registry is needed ({e}); scripts/install-deps installs it"));
+            .unwrap_or_else(|e| {
+                panic!("docker-registry is needed ({e}); scripts/install-deps installs it")
+            });
         self.child = Some(child);
         wait_for_port(self.port, "docker-registry", Duration::from_secs(20));
     }
@@ -200,13 +219,20 @@ impl Drop for Registry {
 pub fn wait_for_port(port: u16, what: &str, within: Duration) {
     let deadline = Instant::now() + within;
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "{what} did not listen on port {port}");
+        assert!(
+            Instant::now() < deadline,
+            "{what} did not listen on port {port}"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
 }
 
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// A Rust program compiled for wasm32-wasip1 by the host's rustc (the
@@ -216,7 +242,12 @@ pub fn rust_guest(source: &str, dir: &Path, name: &str) -> PathBuf {
     std::fs::write(&src, source).unwrap();
     let out = dir.join(name);
     let args = ["--edition=2021", "--target", "wasm32-wasip1", "-O", "-o"];
-    let built = Command::new("rustc").args(args).arg(&out).arg(&src).output().expect("rustc runs");
+    let built = Command::new("rustc")
+        .args(args)
+        .arg(&out)
+        .arg(&src)
+        .output()
+        .expect("rustc runs");
     assert!(
         built.status.success(),
         "rustc --target wasm32-wasip1 failed (the target comes from `rustup target add wasm32-wasip1`, scripts/install-deps): {}",

@@ -53,7 +53,12 @@ pub fn stdout(out: &Output) -> String {
 /// The shim's decision line (`wasmpack: image AOT`, ...).
 pub fn decision(out: &Output) -> String {
     let err = stderr(out);
-    let taken = ["image AOT", "cache hit", "compiled and cached", "compiling in the container"];
+    let taken = [
+        "image AOT",
+        "cache hit",
+        "compiled and cached",
+        "compiling in the container",
+    ];
     err.lines()
         .filter_map(|l| l.strip_prefix("wasmpack: "))
         .find(|l| taken.contains(l))

@@ -16,9 +16,17 @@ pub enum WasmError {
     #[error("{path}: not a wasm binary (no \\0asm magic at the start)")]
     NotWasm { path: PathBuf },
     #[error("{path}: truncated wasm binary: {message} at byte {offset}")]
-    Truncated { path: PathBuf, message: String, offset: u64 },
+    Truncated {
+        path: PathBuf,
+        message: String,
+        offset: u64,
+    },
     #[error("{path}: invalid wasm: {message} at byte {offset}")]
-    Invalid { path: PathBuf, message: String, offset: u64 },
+    Invalid {
+        path: PathBuf,
+        message: String,
+        offset: u64,
+    },
 }
 
 /// A core module or a component-model component.
@@ -56,8 +64,12 @@ impl WasmFacts {
     pub fn start_warning(&self) -> Option<&'static str> {
         match (self.has_start, self.kind) {
             (true, _) => None,
-            (false, WasmKind::Module) => Some("module exports no `_start`: WASI runtimes cannot run it as a command"),
-            (false, WasmKind::Component) => Some("component exports no `wasi:cli/run`: WASI runtimes cannot run it as a command"),
+            (false, WasmKind::Module) => {
+                Some("module exports no `_start`: WASI runtimes cannot run it as a command")
+            }
+            (false, WasmKind::Component) => Some(
+                "component exports no `wasi:cli/run`: WASI runtimes cannot run it as a command",
+            ),
         }
     }
 }
@@ -67,7 +79,9 @@ const MAGIC: &[u8; 4] = b"\0asm";
 /// Validates `bytes` (read from `path`, named in errors) and returns its facts.
 pub fn validate(path: &Path, bytes: &[u8]) -> Result<WasmFacts, WasmError> {
     if bytes.len() < MAGIC.len() || &bytes[..MAGIC.len()] != MAGIC {
-        return Err(WasmError::NotWasm { path: path.to_path_buf() });
+        return Err(WasmError::NotWasm {
+            path: path.to_path_buf(),
+        });
     }
     let classify = |err: wasmparser::BinaryReaderError| {
         let message = err.message().to_string();
@@ -100,7 +114,9 @@ fn facts(bytes: &[u8]) -> wasmparser::Result<WasmFacts> {
     let mut parser = Parser::new(0);
     let mut offset = 0usize;
     // With eof = true the parser never asks for more data.
-    while let wasmparser::Chunk::Parsed { payload, consumed } = parser.parse(&bytes[offset..], true)? {
+    while let wasmparser::Chunk::Parsed { payload, consumed } =
+        parser.parse(&bytes[offset..], true)?
+    {
         offset += consumed;
         match payload {
             Payload::Version {
@@ -129,7 +145,12 @@ fn facts(bytes: &[u8]) -> wasmparser::Result<WasmFacts> {
             }
             // Only the outer binary's imports and exports say how it runs:
             // nested modules and components are skipped whole.
-            Payload::ModuleSection { unchecked_range, .. } | Payload::ComponentSection { unchecked_range, .. } => {
+            Payload::ModuleSection {
+                unchecked_range, ..
+            }
+            | Payload::ComponentSection {
+                unchecked_range, ..
+            } => {
                 offset = unchecked_range.end as usize;
             }
             // Function bodies say nothing about imports or exports.
@@ -143,7 +164,10 @@ fn facts(bytes: &[u8]) -> wasmparser::Result<WasmFacts> {
     }
     imports.sort();
     imports.dedup();
-    let wasi = if imports.iter().any(|m| m == "wasi_snapshot_preview1" || m == "wasi_unstable") {
+    let wasi = if imports
+        .iter()
+        .any(|m| m == "wasi_snapshot_preview1" || m == "wasi_unstable")
+    {
         Some(WasiVersion::Preview1)
     } else if imports.iter().any(|m| m.starts_with("wasi:")) {
         Some(WasiVersion::Preview2)
@@ -231,8 +255,13 @@ mod tests {
     fn rejects_a_file_that_is_not_wasm_and_names_it() {
         let err = validate(Path::new("dir/readme.txt"), b"hello world").unwrap_err();
         assert!(matches!(err, WasmError::NotWasm { .. }));
-        assert!(err.to_string().starts_with("dir/readme.txt: not a wasm binary"));
-        assert!(matches!(validate(Path::new("e"), b"").unwrap_err(), WasmError::NotWasm { .. }));
+        assert!(err
+            .to_string()
+            .starts_with("dir/readme.txt: not a wasm binary"));
+        assert!(matches!(
+            validate(Path::new("e"), b"").unwrap_err(),
+            WasmError::NotWasm { .. }
+        ));
     }
 
     #[test]
@@ -240,7 +269,10 @@ mod tests {
         let bytes = hello_wasm();
         for cut in [6, bytes.len() / 2, bytes.len() - 1] {
             let err = validate(Path::new("cut.wasm"), &bytes[..cut]).unwrap_err();
-            assert!(matches!(err, WasmError::Truncated { .. }), "cut at {cut}: {err}");
+            assert!(
+                matches!(err, WasmError::Truncated { .. }),
+                "cut at {cut}: {err}"
+            );
             assert!(err.to_string().contains("cut.wasm"));
         }
     }

@@ -81,7 +81,12 @@ fn strip_binary(bytes: &[u8], removed: &mut usize) -> wasmparser::Result<Vec<u8>
                 offset = usize_of(section_range(&section).end);
                 copy(&mut encoder, bytes, section);
             }
-            Payload::ModuleSection { unchecked_range, .. } | Payload::ComponentSection { unchecked_range, .. } => {
+            Payload::ModuleSection {
+                unchecked_range, ..
+            }
+            | Payload::ComponentSection {
+                unchecked_range, ..
+            } => {
                 let nested = &bytes[usize_of(unchecked_range.start)..usize_of(unchecked_range.end)];
                 // The parser expects the caller to feed the nested binary to
                 // a nested parser; the recursive call does that instead.
@@ -128,7 +133,11 @@ mod tests {
         assert_eq!(report.sections_removed, 2);
         assert_eq!(report.size_before, original.len() as u64);
         assert_eq!(report.size_after, stripped.len() as u64);
-        let without_custom: String = HELLO_WAT.lines().filter(|line| !line.contains("@custom")).collect::<Vec<_>>().join("\n");
+        let without_custom: String = HELLO_WAT
+            .lines()
+            .filter(|line| !line.contains("@custom"))
+            .collect::<Vec<_>>()
+            .join("\n");
         assert_eq!(stripped, wat::parse_str(without_custom).unwrap());
         assert!(validate(Path::new("s.wasm"), &stripped).unwrap().has_start);
     }
@@ -144,7 +153,9 @@ mod tests {
         let (stripped, report) = strip_custom_sections(&bytes).unwrap();
         // Ours two, plus the `name` sections wat writes for `$m`.
         assert!(report.sections_removed >= 2, "{report:?}");
-        wasmparser::Validator::new().validate_all(&stripped).unwrap();
+        wasmparser::Validator::new()
+            .validate_all(&stripped)
+            .unwrap();
         let text = wasmprinter::print_bytes(&stripped).unwrap();
         assert!(!text.contains("inner") && !text.contains("outer"), "{text}");
         assert!(text.contains("export \"f\""));

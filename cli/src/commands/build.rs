@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use wasmpack_oci::digest::sha256_digest;
-use wasmpack_oci::key_value::parse_argument;
 use wasmpack_oci::image::{build_image, AotArtifact, Image, ImageFormat, ImageSpec, WasiOs};
+use wasmpack_oci::key_value::parse_argument;
 use wasmpack_oci::layer::{Compression, LayerContents};
 use wasmpack_oci::layout::{save_image, write_archive};
 use wasmpack_registry::push_image;
@@ -101,11 +101,20 @@ impl BuildCommand {
                     size: image.manifest.size,
                 })?;
             } else {
-                eprintln!("wrote {} {} {}", output.display(), name.unwrap_or("(unnamed)"), image.manifest.digest);
+                eprintln!(
+                    "wrote {} {} {}",
+                    output.display(),
+                    name.unwrap_or("(unnamed)"),
+                    image.manifest.digest
+                );
             }
         }
         if let (true, Some(reference)) = (self.push, name) {
-            let report = block_on(push_image(&image, reference, &self.registry.options(self.json)))??;
+            let report = block_on(push_image(
+                &image,
+                reference,
+                &self.registry.options(self.json),
+            ))??;
             // With both an output and --json, the build line came first.
             print_push_report(&report, self.json)?;
         }
@@ -114,14 +123,20 @@ impl BuildCommand {
 
     /// Validates and assembles everything before a single byte is written.
     fn build(&self) -> Result<Image> {
-        let bytes = std::fs::read(&self.wasm).with_context(|| format!("reading {}", self.wasm.display()))?;
+        let bytes = std::fs::read(&self.wasm)
+            .with_context(|| format!("reading {}", self.wasm.display()))?;
         let facts = validate(&self.wasm, &bytes)?;
-        self.report(format_args!("{}: {}", self.wasm.display(), wasm_summary(&facts)));
+        self.report(format_args!(
+            "{}: {}",
+            self.wasm.display(),
+            wasm_summary(&facts)
+        ));
         if let Some(warning) = facts.start_warning() {
             eprintln!("warning: {}: {warning}", self.wasm.display());
         }
         let wasm = if self.strip {
-            let (stripped, report) = strip_custom_sections(&bytes).with_context(|| format!("stripping {}", self.wasm.display()))?;
+            let (stripped, report) = strip_custom_sections(&bytes)
+                .with_context(|| format!("stripping {}", self.wasm.display()))?;
             self.report(format_args!(
                 "stripped {} custom sections: {} -> {}",
                 report.sections_removed,
@@ -132,7 +147,11 @@ impl BuildCommand {
         } else {
             bytes
         };
-        let file_name = self.wasm.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let file_name = self
+            .wasm
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
         let mut extra = LayerContents::new();
         for add in &self.add {
             let Some((src, dest)) = add.rsplit_once(':') else {
@@ -152,7 +171,10 @@ impl BuildCommand {
             ));
             let path = wasmpack_aot::artifact_path(&wasm_path, &artifact.target);
             aot.push(AotArtifact {
-                facts: Some((wasmpack_aot::facts_path(&path), artifact.facts(&wasm_digest))),
+                facts: Some((
+                    wasmpack_aot::facts_path(&path),
+                    artifact.facts(&wasm_digest),
+                )),
                 path,
                 annotations: artifact.annotations(&wasm_digest),
                 bytes: artifact.bytes,
@@ -164,7 +186,11 @@ impl BuildCommand {
             wasm_path,
             extra,
             cmd: self.cmd.clone(),
-            env: self.env.iter().map(|e| parse_argument(e).map(|_| e.clone())).collect::<Result<_, _>>()?,
+            env: self
+                .env
+                .iter()
+                .map(|e| parse_argument(e).map(|_| e.clone()))
+                .collect::<Result<_, _>>()?,
             labels: pairs(&self.labels)?,
             annotations: pairs(&self.annotations)?,
             workdir: self.workdir.clone(),
@@ -189,7 +215,10 @@ fn is_archive(output: &Path) -> bool {
 }
 
 fn pairs(args: &[String]) -> Result<BTreeMap<String, String>> {
-    Ok(args.iter().map(|a| parse_argument(a)).collect::<Result<_, _>>()?)
+    Ok(args
+        .iter()
+        .map(|a| parse_argument(a))
+        .collect::<Result<_, _>>()?)
 }
 
 /// `SOURCE_DATE_EPOCH` (the reproducible-builds convention), or 0.

@@ -71,7 +71,12 @@ fn print_report(r: &ImageReport) {
         println!("Annotation:  {k}={v}");
     }
     for layer in &r.layers {
-        println!("Layer:       {} {} ({})", layer.digest, layer.media_type, human_size(layer.size));
+        println!(
+            "Layer:       {} {} ({})",
+            layer.digest,
+            layer.media_type,
+            human_size(layer.size)
+        );
         for (k, v) in &layer.annotations {
             println!("             {k}={v}");
         }
@@ -79,9 +84,19 @@ fn print_report(r: &ImageReport) {
     match (&r.wasm, &r.wasm_error) {
         (Some(facts), _) => {
             println!("Wasm:        {}", wasm_summary(facts));
-            println!("Start:       {}", if facts.has_start { "yes" } else { "no (not runnable as a command)" });
+            println!(
+                "Start:       {}",
+                if facts.has_start {
+                    "yes"
+                } else {
+                    "no (not runnable as a command)"
+                }
+            );
             println!("Imports:     {}", facts.imports.join(", "));
         }
-        (None, reason) => println!("Wasm:        invalid: {}", reason.as_deref().unwrap_or("unknown")),
+        (None, reason) => println!(
+            "Wasm:        invalid: {}",
+            reason.as_deref().unwrap_or("unknown")
+        ),
     }
 }

@@ -49,7 +49,10 @@ pub fn print_json(value: &impl serde::Serialize) -> Result<()> {
 
 /// `Module, WASI Preview1, 54.4 kB`: what build and inspect say of a module.
 pub fn wasm_summary(facts: &wasmpack_wasm::WasmFacts) -> String {
-    let wasi = facts.wasi.map(|w| format!("{w:?}")).unwrap_or_else(|| "none".into());
+    let wasi = facts
+        .wasi
+        .map(|w| format!("{w:?}"))
+        .unwrap_or_else(|| "none".into());
     format!("{:?}, WASI {wasi}, {}", facts.kind, human_size(facts.size))
 }
 

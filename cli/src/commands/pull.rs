@@ -42,7 +42,11 @@ struct PullResult<'a> {
 impl PullCommand {
     pub fn run(self) -> Result<()> {
         let platform = self.platform.as_deref().map(parse_platform).transpose()?;
-        let image = block_on(pull_image(&self.reference, platform.as_ref(), &self.registry.options(self.json)))??;
+        let image = block_on(pull_image(
+            &self.reference,
+            platform.as_ref(),
+            &self.registry.options(self.json),
+        ))??;
         if let Some(dir) = &self.unpack {
             unpack_image(&image, dir)?;
         }
@@ -54,7 +58,12 @@ impl PullCommand {
                 size: image.manifest.size,
             })
         } else {
-            eprintln!("pulled {}@{} into {}", self.reference, image.manifest.digest, self.output.display());
+            eprintln!(
+                "pulled {}@{} into {}",
+                self.reference,
+                image.manifest.digest,
+                self.output.display()
+            );
             Ok(())
         }
     }

@@ -28,7 +28,11 @@ pub struct PushCommand {
 impl PushCommand {
     pub fn run(self) -> Result<()> {
         let image = read_image(&ImageSource::from_path(&self.source), self.name.as_deref())?;
-        let report = block_on(push_owned_image(image, &self.reference, &self.registry.options(self.json)))??;
+        let report = block_on(push_owned_image(
+            image,
+            &self.reference,
+            &self.registry.options(self.json),
+        ))??;
         print_push_report(&report, self.json)
     }
 }

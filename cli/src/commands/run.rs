@@ -61,7 +61,11 @@ pub struct RunCommand {
 impl RunCommand {
     pub fn run(self) -> Result<ExitCode> {
         let input = Input::detect(&self.image)?;
-        let cache = if self.no_cache { None } else { LocalCache::default_location() };
+        let cache = if self.no_cache {
+            None
+        } else {
+            LocalCache::default_location()
+        };
         let layers = cache.as_ref().map(LocalCache::layers);
         let workload = block_on(load(
             &input,
@@ -89,7 +93,10 @@ impl RunCommand {
         let options = RunOptions {
             args: workload.argv(&self.args),
             env,
-            rootfs: workload.rootfs.as_ref().map(|rootfs| rootfs.path().to_path_buf()),
+            rootfs: workload
+                .rootfs
+                .as_ref()
+                .map(|rootfs| rootfs.path().to_path_buf()),
             dirs: self.dir.iter().map(|d| preopen(d)).collect(),
             max_memory: self.max_memory,
             timeout: self.timeout,
@@ -128,7 +135,10 @@ fn parse_size(text: &str) -> Result<usize> {
     let Ok(value) = number.parse::<usize>() else {
         bail!("{text:?} is not a size (65536, 512K, 64M, 1G)");
     };
-    value.checked_shl(shift).filter(|v| v >> shift == value).context("size too large")
+    value
+        .checked_shl(shift)
+        .filter(|v| v >> shift == value)
+        .context("size too large")
 }
 
 /// `500ms`, `10s`, `2m`, or seconds.
@@ -175,7 +185,10 @@ mod tests {
 
     #[test]
     fn preopens_name_host_and_guest() {
-        assert_eq!(preopen("/tmp/data:/data"), (PathBuf::from("/tmp/data"), "/data".to_string()));
+        assert_eq!(
+            preopen("/tmp/data:/data"),
+            (PathBuf::from("/tmp/data"), "/data".to_string())
+        );
         assert_eq!(preopen("/srv"), (PathBuf::from("/srv"), "/srv".to_string()));
     }
 }

@@ -12,14 +12,22 @@ use crate::llb::{self, FileAction, Meta};
 impl Converter<'_> {
     /// COPY, and ADD (`add`): local sources are unpacked when they are
     /// archives, URLs are downloaded, git repositories cloned.
-    pub(super) fn copy(&self, stage: &mut ConvertedStage, copy: dockerfile::Copy, add: bool, step: &Step<'_>) -> Result<(), ConvertError> {
+    pub(super) fn copy(
+        &self,
+        stage: &mut ConvertedStage,
+        copy: dockerfile::Copy,
+        add: bool,
+        step: &Step<'_>,
+    ) -> Result<(), ConvertError> {
         let line = step.located.line;
         let keyword = if add { "ADD" } else { "COPY" };
         let platform = Some(to_pb(&stage.platform));
         let source = self.named_source(copy.from.as_deref(), stage, line, "COPY --from")?;
         let count = copy.sources.len() + copy.heredocs.len();
         let dest = absolute_in(&stage.image.config.working_dir, &copy.dest);
-        let dest = if (copy.dest.ends_with('/') || copy.dest == "." || copy.dest.is_empty()) && !dest.ends_with('/') {
+        let dest = if (copy.dest.ends_with('/') || copy.dest == "." || copy.dest.is_empty())
+            && !dest.ends_with('/')
+        {
             format!("{dest}/")
         } else {
             dest
@@ -27,16 +35,25 @@ impl Converter<'_> {
         if count > 1 && !dest.ends_with('/') {
             return Err(self.error(
                 line,
-                format!("{keyword} with more than one source needs a destination folder ending in /"),
+                format!(
+                    "{keyword} with more than one source needs a destination folder ending in /"
+                ),
             ));
         }
         let owner = copy.chown.as_deref().map(chown_opt);
         let (mode, mode_str) = match copy.chmod.as_deref() {
             None => (-1, String::new()),
             Some(text) => match i32::from_str_radix(text, 8) {
-                Ok(mode) if text.chars().all(|c| c.is_ascii_digit()) && mode <= 0o7777 => (mode, String::new()),
+                Ok(mode) if text.chars().all(|c| c.is_ascii_digit()) && mode <= 0o7777 => {
+                    (mode, String::new())
+                }
                 _ if self.options.chmod_symbolic && !text.is_empty() => (-1, text.to_string()),
-                _ => return Err(self.error(line, format!("{keyword} --chmod={text}: expected an octal mode such as 755"))),
+                _ => {
+                    return Err(self.error(
+                        line,
+                        format!("{keyword} --chmod={text}: expected an octal mode such as 755"),
+                    ))
+                }
             },
         };
         let remote = |src: &str, dest: &str| pb::FileActionCopy {
@@ -54,7 +71,9 @@ impl Converter<'_> {
             allow_empty_wildcard: true,
             ..remote(&src, &dest)
         };
-        if copy.checksum.is_some() && !(copy.sources.len() == 1 && source_kind(&copy.sources[0]) == SourceKind::Http) {
+        if copy.checksum.is_some()
+            && !(copy.sources.len() == 1 && source_kind(&copy.sources[0]) == SourceKind::Http)
+        {
             return Err(self.error(line, "ADD --checksum: only for a single http(s) source"));
         }
         let mut actions = Vec::new();
@@ -63,7 +82,12 @@ impl Converter<'_> {
                 (true, SourceKind::Http) => {
                     let file = url_file_name(src);
                     FileAction::Copy {
-                        from: http_source(src, Some(&file), copy.checksum.as_deref(), self.meta(step)),
+                        from: http_source(
+                            src,
+                            Some(&file),
+                            copy.checksum.as_deref(),
+                            self.meta(step),
+                        ),
                         copy: remote(&format!("/{file}"), &dest),
                     }
                 }
@@ -72,7 +96,10 @@ impl Converter<'_> {
                     copy: remote("/", &dest),
                 },
                 (false, SourceKind::Http | SourceKind::Git(_)) => {
-                    return Err(self.error(line, format!("COPY {src}: COPY takes no URLs or git repositories; use ADD")))
+                    return Err(self.error(
+                        line,
+                        format!("COPY {src}: COPY takes no URLs or git repositories; use ADD"),
+                    ))
                 }
                 (_, SourceKind::Local) => {
                     // `--parents`: copy from the pivot (`a/./b` copies b
@@ -80,7 +107,9 @@ impl Converter<'_> {
                     // the matched paths' folders.
                     let (src, include) = match (copy.parents, src.split_once("/./")) {
                         (false, _) => (src.as_str(), Vec::new()),
-                        (true, Some((pivot, pattern))) => (pivot, vec![absolute_in("/", pattern)[1..].to_string()]),
+                        (true, Some((pivot, pattern))) => {
+                            (pivot, vec![absolute_in("/", pattern)[1..].to_string()])
+                        }
                         (true, None) => ("/", vec![absolute_in("/", src)[1..].to_string()]),
                     };
                     FileAction::Copy {
@@ -132,7 +161,9 @@ impl Converter<'_> {
         } else {
             llb::file(&stage.state, actions, platform, self.meta(step))
         };
-        stage.image.add_history(format!("{} # buildkit", step.located.source), false, None);
+        stage
+            .image
+            .add_history(format!("{} # buildkit", step.located.source), false, None);
         Ok(())
     }
 }
@@ -140,9 +171,9 @@ impl Converter<'_> {
 /// The file name a download is saved under: the URL path's last part.
 fn url_file_name(url: &str) -> String {
     let path = url.split(['?', '#']).next().unwrap_or(url);
-    let path = path
-        .split_once("://")
-        .map_or(path, |(_, rest)| rest.split_once('/').map_or("", |(_, p)| p));
+    let path = path.split_once("://").map_or(path, |(_, rest)| {
+        rest.split_once('/').map_or("", |(_, p)| p)
+    });
     match path.trim_end_matches('/').rsplit('/').next() {
         Some(name) if !name.is_empty() && name != "." => name.to_string(),
         _ => "__unnamed__".to_string(),
@@ -175,9 +206,19 @@ mod tests {
         assert_eq!(copies[0].dest, "/src/sub/");
         assert_eq!(copies[0].mode, 0o640);
         let owner = copies[0].owner.clone().unwrap();
-        assert_eq!(owner.user.unwrap().user, Some(pb::user_opt::User::ById(1000)));
-        assert!(matches!(owner.group.unwrap().user, Some(pb::user_opt::User::ByName(_))));
+        assert_eq!(
+            owner.user.unwrap().user,
+            Some(pb::user_opt::User::ById(1000))
+        );
+        assert!(matches!(
+            owner.group.unwrap().user,
+            Some(pb::user_opt::User::ByName(_))
+        ));
         assert_eq!(copies[1].src, "/src/sub/a.txt");
-        assert!(all.iter().any(|op| matches!(op.op, Some(pb::op::Op::Merge(_)))), "--link merges");
+        assert!(
+            all.iter()
+                .any(|op| matches!(op.op, Some(pb::op::Op::Merge(_)))),
+            "--link merges"
+        );
     }
 }

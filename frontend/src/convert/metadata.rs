@@ -13,7 +13,12 @@ use crate::llb::{self, FileAction};
 impl Converter<'_> {
     /// An instruction that only edits the image config (and adds its
     /// history entry).
-    pub(super) fn metadata(&self, stage: &mut ConvertedStage, instruction: Instruction, step: &Step<'_>) -> Result<(), ConvertError> {
+    pub(super) fn metadata(
+        &self,
+        stage: &mut ConvertedStage,
+        instruction: Instruction,
+        step: &Step<'_>,
+    ) -> Result<(), ConvertError> {
         let line = step.located.line;
         let history = |stage: &mut ConvertedStage, text: String| {
             stage.image.add_history(text, true, None);
@@ -61,8 +66,11 @@ impl Converter<'_> {
             }
             Instruction::Expose(specs) => {
                 for spec in &specs {
-                    let ports = image::exposed_ports(spec).map_err(|problem| self.error(line, format!("EXPOSE {spec}: {problem}")))?;
-                    config.exposed_ports.extend(ports.into_iter().map(|p| (p, image::Empty {})));
+                    let ports = image::exposed_ports(spec)
+                        .map_err(|problem| self.error(line, format!("EXPOSE {spec}: {problem}")))?;
+                    config
+                        .exposed_ports
+                        .extend(ports.into_iter().map(|p| (p, image::Empty {})));
                 }
                 history(stage, format!("EXPOSE {}", specs.join(" ")));
             }
@@ -106,8 +114,13 @@ impl Converter<'_> {
                 stage.image.author = author.clone();
                 history(stage, format!("MAINTAINER {author}"));
             }
-            Instruction::Workdir(_) | Instruction::Run(_) | Instruction::Copy(_) | Instruction::Add(_) => {
-                unreachable!("Converter::instruction dispatches the instructions that change the filesystem")
+            Instruction::Workdir(_)
+            | Instruction::Run(_)
+            | Instruction::Copy(_)
+            | Instruction::Add(_) => {
+                unreachable!(
+                    "Converter::instruction dispatches the instructions that change the filesystem"
+                )
             }
         }
         Ok(())
@@ -133,7 +146,9 @@ impl Converter<'_> {
                 self.meta(step),
             );
         }
-        stage.image.add_history(format!("WORKDIR {dir}"), dir == "/", None);
+        stage
+            .image
+            .add_history(format!("WORKDIR {dir}"), dir == "/", None);
     }
 
     pub(super) fn with_shell(&self, stage: &ConvertedStage, form: ShellOrExec) -> Vec<String> {
@@ -160,7 +175,10 @@ mod tests {
         let text = "FROM scratch AS a\nCMD [\"x\"]\nFROM a\nENTRYPOINT /run.sh\n";
         let stage = convert_text(text, &options()).unwrap();
         assert_eq!(stage.image.config.cmd, None);
-        assert_eq!(stage.image.config.entrypoint, Some(vec!["/bin/sh".into(), "-c".into(), "/run.sh".into()]));
+        assert_eq!(
+            stage.image.config.entrypoint,
+            Some(vec!["/bin/sh".into(), "-c".into(), "/run.sh".into()])
+        );
         assert_eq!(stage.entrypoint_line, Some(4));
     }
 }

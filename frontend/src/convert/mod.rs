@@ -22,7 +22,10 @@ use std::collections::HashMap;
 
 use wasmpack_proto::pb;
 
-use crate::dockerfile::{self, AutomaticArgs, Dockerfile, GlobalScope, Instruction, LocatedInstruction, Platform, Variables};
+use crate::dockerfile::{
+    self, AutomaticArgs, Dockerfile, GlobalScope, Instruction, LocatedInstruction, Platform,
+    Variables,
+};
 use crate::image::ImageConfig;
 use crate::llb::{self, Meta, State};
 
@@ -34,7 +37,11 @@ pub enum ConvertError {
     #[error(transparent)]
     Dockerfile(#[from] dockerfile::Error),
     #[error("{file}:{line}: {message}")]
-    At { file: String, line: usize, message: String },
+    At {
+        file: String,
+        line: usize,
+        message: String,
+    },
     #[error("target stage {0:?} is not in the Dockerfile")]
     NoSuchTarget(String),
 }
@@ -43,7 +50,11 @@ pub enum ConvertError {
 #[allow(async_fn_in_trait)] // used with concrete types only, never boxed
 pub trait ImageResolver {
     /// The manifest digest and config JSON of `reference` for `platform`.
-    async fn resolve(&mut self, reference: &str, platform: &pb::Platform) -> Result<(String, Vec<u8>), String>;
+    async fn resolve(
+        &mut self,
+        reference: &str,
+        platform: &pb::Platform,
+    ) -> Result<(String, Vec<u8>), String>;
 }
 
 #[derive(Clone)]
@@ -103,16 +114,19 @@ pub struct ConvertedStage {
     vars: Variables,
 }
 
-pub async fn convert(dockerfile: &Dockerfile, options: &ConvertOptions, resolver: &mut impl ImageResolver) -> Result<ConvertedStage, ConvertError> {
+pub async fn convert(
+    dockerfile: &Dockerfile,
+    options: &ConvertOptions,
+    resolver: &mut impl ImageResolver,
+) -> Result<ConvertedStage, ConvertError> {
     let automatic = AutomaticArgs {
         build_platform: options.build_platform.clone(),
         target_platform: options.target_platform.clone(),
     };
     let scope = dockerfile.global_scope(&options.build_args, &automatic)?;
     let target = match &options.target {
-        Some(name) => {
-            stage_index(dockerfile, &name.to_lowercase(), dockerfile.stages.len()).ok_or_else(|| ConvertError::NoSuchTarget(name.clone()))?
-        }
+        Some(name) => stage_index(dockerfile, &name.to_lowercase(), dockerfile.stages.len())
+            .ok_or_else(|| ConvertError::NoSuchTarget(name.clone()))?,
         None => dockerfile.stages.len() - 1,
     };
     let needed = needed_stages(dockerfile, &scope, target, options)?;
@@ -128,7 +142,9 @@ pub async fn convert(dockerfile: &Dockerfile, options: &ConvertOptions, resolver
         let stage = converter.stage(index, resolver).await?;
         converter.stages[index] = Some(stage);
     }
-    converter.stages[target].take().ok_or(ConvertError::NoSuchTarget(target.to_string()))
+    converter.stages[target]
+        .take()
+        .ok_or(ConvertError::NoSuchTarget(target.to_string()))
 }
 
 /// A stage named `name` (lower case) or numbered so, before `before`. Of
@@ -143,13 +159,21 @@ fn stage_index(dockerfile: &Dockerfile, name: &str, before: usize) -> Option<usi
 
 /// Which stages the target depends on, through FROM, `COPY --from` and
 /// `RUN --mount=from=`.
-fn needed_stages(dockerfile: &Dockerfile, scope: &GlobalScope, target: usize, options: &ConvertOptions) -> Result<Vec<bool>, ConvertError> {
+fn needed_stages(
+    dockerfile: &Dockerfile,
+    scope: &GlobalScope,
+    target: usize,
+    options: &ConvertOptions,
+) -> Result<Vec<bool>, ConvertError> {
     let mut needed = vec![false; dockerfile.stages.len()];
     needed[target] = true;
     for index in (0..=target).rev() {
         let stage = &dockerfile.stages[index];
         // A stage a named context replaces needs nothing of its own.
-        let replaced = stage.name.as_deref().is_some_and(|n| named_context(options, n).is_some());
+        let replaced = stage
+            .name
+            .as_deref()
+            .is_some_and(|n| named_context(options, n).is_some());
         if !needed[index] || replaced {
             continue;
         }
@@ -160,7 +184,11 @@ fn needed_stages(dockerfile: &Dockerfile, scope: &GlobalScope, target: usize, op
         for located in &stage.instructions {
             let froms: Vec<&str> = match &located.instruction {
                 Instruction::Copy(copy) => copy.from.iter().map(String::as_str).collect(),
-                Instruction::Run(run) => run.mounts.iter().filter_map(|m| m.from.as_deref()).collect(),
+                Instruction::Run(run) => run
+                    .mounts
+                    .iter()
+                    .filter_map(|m| m.from.as_deref())
+                    .collect(),
                 _ => Vec::new(),
             };
             for from in froms {
@@ -185,7 +213,11 @@ pub fn parse_platform(text: &str) -> Option<Platform> {
 }
 
 pub fn to_pb(platform: &Platform) -> pb::Platform {
-    llb::platform(&platform.os, &platform.architecture, platform.variant.as_deref())
+    llb::platform(
+        &platform.os,
+        &platform.architecture,
+        platform.variant.as_deref(),
+    )
 }
 
 struct Converter<'a> {
@@ -212,28 +244,52 @@ impl Converter<'_> {
         }
     }
 
-    async fn stage(&mut self, index: usize, resolver: &mut impl ImageResolver) -> Result<ConvertedStage, ConvertError> {
+    async fn stage(
+        &mut self,
+        index: usize,
+        resolver: &mut impl ImageResolver,
+    ) -> Result<ConvertedStage, ConvertError> {
         let stage = &self.dockerfile.stages[index];
         let base = self.scope.resolve_base(stage)?;
-        let parent = stage_index(self.dockerfile, &base.image.to_lowercase(), index).and_then(|i| self.stages[i].clone());
+        let parent = stage_index(self.dockerfile, &base.image.to_lowercase(), index)
+            .and_then(|i| self.stages[i].clone());
         let platform = match &base.platform {
-            Some(text) => {
-                parse_platform(text).ok_or_else(|| self.error(stage.line, format!("invalid platform {text:?}: expected os/arch[/variant]")))?
-            }
+            Some(text) => parse_platform(text).ok_or_else(|| {
+                self.error(
+                    stage.line,
+                    format!("invalid platform {text:?}: expected os/arch[/variant]"),
+                )
+            })?,
             None => match &parent {
                 Some(parent) => parent.platform.clone(),
-                None if self.options.stages_on_build_platform && index != self.target => self.options.build_platform.clone(),
+                None if self.options.stages_on_build_platform && index != self.target => {
+                    self.options.build_platform.clone()
+                }
                 None => self.options.target_platform.clone(),
             },
         };
 
-        let label = stage.name.clone().unwrap_or_else(|| format!("stage-{index}"));
+        let label = stage
+            .name
+            .clone()
+            .unwrap_or_else(|| format!("stage-{index}"));
         let steps = std::cell::Cell::new(stage.instructions.len() + 1);
         let progress = |n: usize, text: &str| format!("[{label} {n}/{}] {text}", steps.get());
         // A named context of the stage's own name replaces the whole stage.
-        if let Some(named) = stage.name.as_deref().and_then(|n| named_context(self.options, n)) {
+        if let Some(named) = stage
+            .name
+            .as_deref()
+            .and_then(|n| named_context(self.options, n))
+        {
             return self
-                .context_stage(index, stage, named, platform, &progress(1, &stage.source), resolver)
+                .context_stage(
+                    index,
+                    stage,
+                    named,
+                    platform,
+                    &progress(1, &stage.source),
+                    resolver,
+                )
                 .await;
         }
         let mut converted = if let Some(parent) = parent {
@@ -245,14 +301,25 @@ impl Converter<'_> {
                 ..parent
             }
         } else if let Some(named) = named_context(self.options, &base.image) {
-            self.context_stage(index, stage, named, platform, &progress(1, &stage.source), resolver)
-                .await?
+            self.context_stage(
+                index,
+                stage,
+                named,
+                platform,
+                &progress(1, &stage.source),
+                resolver,
+            )
+            .await?
         } else if base.image == "scratch" {
             ConvertedStage {
                 index,
                 line: stage.line,
                 state: None,
-                image: ImageConfig::scratch(&platform.os, &platform.architecture, platform.variant.as_deref().unwrap_or("")),
+                image: ImageConfig::scratch(
+                    &platform.os,
+                    &platform.architecture,
+                    platform.variant.as_deref().unwrap_or(""),
+                ),
                 from_scratch: true,
                 base_config: None,
                 entrypoint_line: None,
@@ -261,8 +328,15 @@ impl Converter<'_> {
                 platform,
             }
         } else {
-            self.image_stage(index, stage, &base.image, platform, &progress(1, &stage.source), resolver)
-                .await?
+            self.image_stage(
+                index,
+                stage,
+                &base.image,
+                platform,
+                &progress(1, &stage.source),
+                resolver,
+            )
+            .await?
         };
 
         // The base's ONBUILD triggers run first and are not passed on, as
@@ -270,8 +344,12 @@ impl Converter<'_> {
         let triggers = std::mem::take(&mut converted.image.config.on_build)
             .iter()
             .map(|text| {
-                let instruction =
-                    dockerfile::instructions::parse_trigger(&self.dockerfile.file_name, stage.line, text, self.dockerfile.directives.escape)?;
+                let instruction = dockerfile::instructions::parse_trigger(
+                    &self.dockerfile.file_name,
+                    stage.line,
+                    text,
+                    self.dockerfile.directives.escape,
+                )?;
                 Ok(LocatedInstruction {
                     line: stage.line,
                     end_line: stage.line,
@@ -281,7 +359,9 @@ impl Converter<'_> {
             })
             .collect::<Result<Vec<_>, ConvertError>>()?;
         steps.set(steps.get() + triggers.len());
-        let mut expander = self.scope.stage_expander(std::mem::take(&mut converted.vars));
+        let mut expander = self
+            .scope
+            .stage_expander(std::mem::take(&mut converted.vars));
         for (n, located) in triggers.iter().chain(&stage.instructions).enumerate() {
             let instruction = expander.expand(located)?;
             let step = Step {
@@ -295,7 +375,13 @@ impl Converter<'_> {
     }
 
     /// One instruction, by kind; BuildKit's `dispatch`.
-    fn instruction(&self, stage: &mut ConvertedStage, instruction: Instruction, vars: &Variables, step: &Step<'_>) -> Result<(), ConvertError> {
+    fn instruction(
+        &self,
+        stage: &mut ConvertedStage,
+        instruction: Instruction,
+        vars: &Variables,
+        step: &Step<'_>,
+    ) -> Result<(), ConvertError> {
         match instruction {
             Instruction::Workdir(path) => self.workdir(stage, &path, step),
             Instruction::Run(run) => self.run(stage, run, vars, step)?,
@@ -307,7 +393,11 @@ impl Converter<'_> {
     }
 
     fn meta(&self, step: &Step<'_>) -> Meta {
-        Meta::at(step.progress.clone(), step.located.line, step.located.end_line)
+        Meta::at(
+            step.progress.clone(),
+            step.located.line,
+            step.located.end_line,
+        )
     }
 }
 
@@ -361,7 +451,13 @@ mod tests {
         assert!(!runs.is_empty());
         for (exec, platform) in &runs {
             assert_eq!(platform.as_ref().unwrap().os, "linux", "{exec:?}");
-            assert!(exec.meta.as_ref().unwrap().env.iter().any(|e| e.starts_with("CARGO_HOME=")));
+            assert!(exec
+                .meta
+                .as_ref()
+                .unwrap()
+                .env
+                .iter()
+                .any(|e| e.starts_with("CARGO_HOME=")));
         }
         let ids: Vec<_> = ops(&stage.state)
             .into_iter()
@@ -407,17 +503,37 @@ mod tests {
 
     #[test]
     fn errors_name_the_line() {
-        let err = convert_text("FROM scratch\nCOPY a b c\n", &options()).unwrap_err().to_string();
-        assert_eq!(err, "Dockerfile:2: COPY with more than one source needs a destination folder ending in /");
-        let err = convert_text("FROM rust:1\n\nRUN --mount=type=tmpfs,target=/x,size=lots true\n", &options())
+        let err = convert_text("FROM scratch\nCOPY a b c\n", &options())
             .unwrap_err()
             .to_string();
+        assert_eq!(
+            err,
+            "Dockerfile:2: COPY with more than one source needs a destination folder ending in /"
+        );
+        let err = convert_text(
+            "FROM rust:1\n\nRUN --mount=type=tmpfs,target=/x,size=lots true\n",
+            &options(),
+        )
+        .unwrap_err()
+        .to_string();
         assert_eq!(err, "Dockerfile:3: RUN --mount: invalid size \"lots\"");
-        let err = convert_text("FROM rust:1\nEXPOSE 80/ftp\n", &options()).unwrap_err().to_string();
-        assert!(err.starts_with("Dockerfile:2: EXPOSE 80/ftp: invalid protocol"), "{err}");
-        let err = convert_text("FROM rust:1\nSTOPSIGNAL SIGNOPE\n", &options()).unwrap_err().to_string();
-        assert!(err.starts_with("Dockerfile:2: STOPSIGNAL \"SIGNOPE\": not a signal"), "{err}");
-        let err = convert_text("FROM --platform=linux rust:1\n", &options()).unwrap_err().to_string();
+        let err = convert_text("FROM rust:1\nEXPOSE 80/ftp\n", &options())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("Dockerfile:2: EXPOSE 80/ftp: invalid protocol"),
+            "{err}"
+        );
+        let err = convert_text("FROM rust:1\nSTOPSIGNAL SIGNOPE\n", &options())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("Dockerfile:2: STOPSIGNAL \"SIGNOPE\": not a signal"),
+            "{err}"
+        );
+        let err = convert_text("FROM --platform=linux rust:1\n", &options())
+            .unwrap_err()
+            .to_string();
         assert!(err.starts_with("Dockerfile:1: invalid platform"), "{err}");
     }
 

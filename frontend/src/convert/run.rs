@@ -10,7 +10,13 @@ use crate::dockerfile::{self, Network, Security, ShellOrExec, Variables};
 use crate::llb::{self, FileAction, Meta, MountKind};
 
 impl Converter<'_> {
-    pub(super) fn run(&self, stage: &mut ConvertedStage, run: dockerfile::Run, vars: &Variables, step: &Step<'_>) -> Result<(), ConvertError> {
+    pub(super) fn run(
+        &self,
+        stage: &mut ConvertedStage,
+        run: dockerfile::Run,
+        vars: &Variables,
+        step: &Step<'_>,
+    ) -> Result<(), ConvertError> {
         let platform = Some(to_pb(&stage.platform));
         let mut mounts = Vec::new();
         let form = match (&run.command, run.heredocs.as_slice()) {
@@ -62,7 +68,10 @@ impl Converter<'_> {
         for mount in &run.mounts {
             let mount = self.run_mount(stage, mount, &mut ssh_count, step)?;
             // The first SSH socket is the agent programs find by default.
-            if let (MountKind::Ssh(_), false) = (&mount.kind, vars.get("SSH_AUTH_SOCK").is_some() || ssh_count > 1) {
+            if let (MountKind::Ssh(_), false) = (
+                &mount.kind,
+                vars.get("SSH_AUTH_SOCK").is_some() || ssh_count > 1,
+            ) {
                 env.push(format!("SSH_AUTH_SOCK={}", mount.dest));
             }
             mounts.push(mount);
@@ -89,7 +98,9 @@ impl Converter<'_> {
         };
         let (root, _) = llb::exec(&stage.state, exec, platform, self.meta(step));
         stage.state = root;
-        stage.image.add_history(format!("RUN {} # buildkit", args.join(" ")), false, None);
+        stage
+            .image
+            .add_history(format!("RUN {} # buildkit", args.join(" ")), false, None);
         Ok(())
     }
 }
@@ -121,8 +132,14 @@ mod tests {
             },
         )
         .unwrap();
-        let args: Vec<Vec<String>> = execs(&stage.state).into_iter().map(|(e, _)| e.meta.unwrap().args).collect();
-        assert_eq!(args[0], vec!["/bin/sh", "-c", "<<EOT bash\n  set -e\n  echo hi\nEOT"]);
+        let args: Vec<Vec<String>> = execs(&stage.state)
+            .into_iter()
+            .map(|(e, _)| e.meta.unwrap().args)
+            .collect();
+        assert_eq!(
+            args[0],
+            vec!["/bin/sh", "-c", "<<EOT bash\n  set -e\n  echo hi\nEOT"]
+        );
         assert_eq!(args[1], vec!["/dev/pipes/EOT"]);
         assert_eq!(args[2], vec!["/bin/sh", "-c", "echo plain\n"]);
     }

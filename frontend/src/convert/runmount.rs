@@ -24,12 +24,16 @@ impl Converter<'_> {
     ) -> Result<llb::Mount, ConvertError> {
         let line = step.located.line;
         let invalid = |problem: String| self.error(line, format!("RUN --mount: {problem}"));
-        let number = |field: &Option<String>, radix: u32, name: &str| -> Result<Option<u32>, ConvertError> {
-            field
-                .as_deref()
-                .map(|text| u32::from_str_radix(text, radix).map_err(|_| invalid(format!("invalid {name} {text:?}"))))
-                .transpose()
-        };
+        let number =
+            |field: &Option<String>, radix: u32, name: &str| -> Result<Option<u32>, ConvertError> {
+                field
+                    .as_deref()
+                    .map(|text| {
+                        u32::from_str_radix(text, radix)
+                            .map_err(|_| invalid(format!("invalid {name} {text:?}")))
+                    })
+                    .transpose()
+            };
         let (mode, uid, gid) = (
             number(&mount.mode, 8, "mode")?,
             number(&mount.uid, 10, "uid")?,
@@ -43,7 +47,12 @@ impl Converter<'_> {
         match mount.kind {
             MountType::Secret => return Ok(secret_mount(mount, target, mode, uid, gid)),
             MountType::Ssh => return Ok(ssh_mount(mount, target, mode, uid, gid, ssh_count)),
-            _ if target == "/" => return Err(invalid(format!("cannot mount over / (target {:?})", mount.target))),
+            _ if target == "/" => {
+                return Err(invalid(format!(
+                    "cannot mount over / (target {:?})",
+                    mount.target
+                )))
+            }
             _ => {}
         }
         let mut state = match (mount.kind, mount.from.as_deref()) {
@@ -60,7 +69,11 @@ impl Converter<'_> {
                     mode: mode.unwrap_or(0o755) as i32,
                     make_parents: false,
                     timestamp: -1,
-                    owner: Some(chown_opt(&format!("{}:{}", uid.unwrap_or(0), gid.unwrap_or(0)))),
+                    owner: Some(chown_opt(&format!(
+                        "{}:{}",
+                        uid.unwrap_or(0),
+                        gid.unwrap_or(0)
+                    ))),
                 };
                 state = llb::file(
                     &state,
@@ -92,7 +105,9 @@ impl Converter<'_> {
             MountType::Tmpfs => MountKind::Tmpfs {
                 size: match mount.size.as_deref() {
                     None => 0,
-                    Some(text) => parse_size(text).ok_or_else(|| invalid(format!("invalid size {text:?}")))?,
+                    Some(text) => {
+                        parse_size(text).ok_or_else(|| invalid(format!("invalid size {text:?}")))?
+                    }
                 },
             },
             _ => MountKind::Bind,
@@ -154,7 +169,8 @@ mod tests {
         let meta = exec.meta.unwrap();
         assert!(meta.remove_mount_stubs_recursive);
         assert!(
-            meta.env.contains(&"SSH_AUTH_SOCK=/run/buildkit/ssh_agent.0".to_string()),
+            meta.env
+                .contains(&"SSH_AUTH_SOCK=/run/buildkit/ssh_agent.0".to_string()),
             "{:?}",
             meta.env
         );
@@ -162,7 +178,14 @@ mod tests {
         let dests: Vec<&str> = exec.mounts.iter().map(|m| m.dest.as_str()).collect();
         assert_eq!(
             dests,
-            ["/", "/src/target", "/tmp", "/tools", "/run/secrets/token", "/run/buildkit/ssh_agent.0"]
+            [
+                "/",
+                "/src/target",
+                "/tmp",
+                "/tools",
+                "/run/secrets/token",
+                "/run/buildkit/ssh_agent.0"
+            ]
         );
         let cache = &exec.mounts[1];
         // The id namespaced and defaulting to the target as written; an
@@ -174,11 +197,23 @@ mod tests {
                 sharing: pb::CacheSharingOpt::Locked as i32,
             })
         );
-        assert_eq!((cache.selector.as_str(), cache.output, cache.readonly), ("/cache", -1, false));
-        assert_eq!(exec.mounts[2].tmpfs_opt, Some(pb::TmpfsOpt { size: 1 << 20 }));
-        assert_eq!((exec.mounts[3].selector.as_str(), exec.mounts[3].readonly), ("/usr/bin", true));
+        assert_eq!(
+            (cache.selector.as_str(), cache.output, cache.readonly),
+            ("/cache", -1, false)
+        );
+        assert_eq!(
+            exec.mounts[2].tmpfs_opt,
+            Some(pb::TmpfsOpt { size: 1 << 20 })
+        );
+        assert_eq!(
+            (exec.mounts[3].selector.as_str(), exec.mounts[3].readonly),
+            ("/usr/bin", true)
+        );
         let secret = exec.mounts[4].secret_opt.clone().unwrap();
-        assert_eq!((secret.id.as_str(), secret.mode, secret.optional), ("token", 0o400, true));
+        assert_eq!(
+            (secret.id.as_str(), secret.mode, secret.optional),
+            ("token", 0o400, true)
+        );
         let ssh = exec.mounts[5].ssh_opt.clone().unwrap();
         assert_eq!((ssh.id.as_str(), ssh.mode), ("default", 0o600));
     }

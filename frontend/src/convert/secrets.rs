@@ -9,7 +9,13 @@ use crate::llb::{self, MountKind};
 /// The secret `mount` names, with BuildKit's defaults: the id from the
 /// source, the id or the target's base name; at `/run/secrets/<id>`, mode
 /// 0400. `target` is the mount's target made absolute, empty when none.
-pub(super) fn secret_mount(mount: &Mount, target: String, mode: Option<u32>, uid: Option<u32>, gid: Option<u32>) -> llb::Mount {
+pub(super) fn secret_mount(
+    mount: &Mount,
+    target: String,
+    mode: Option<u32>,
+    uid: Option<u32>,
+    gid: Option<u32>,
+) -> llb::Mount {
     let id = [&mount.source, &mount.id]
         .into_iter()
         .find(|s| !s.is_empty())
@@ -30,5 +36,8 @@ pub(super) fn secret_mount(mount: &Mount, target: String, mode: Option<u32>, uid
 }
 
 fn base_name(path: &str) -> &str {
-    path.trim_end_matches('/').rsplit('/').next().unwrap_or(path)
+    path.trim_end_matches('/')
+        .rsplit('/')
+        .next()
+        .unwrap_or(path)
 }

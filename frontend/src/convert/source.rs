@@ -5,7 +5,10 @@
 
 use std::collections::BTreeMap;
 
-use super::{absolute_in, stage_index, to_pb, ConvertError, ConvertOptions, ConvertedStage, Converter, ImageResolver, NamedContext};
+use super::{
+    absolute_in, stage_index, to_pb, ConvertError, ConvertOptions, ConvertedStage, Converter,
+    ImageResolver, NamedContext,
+};
 use crate::dockerfile::{Platform, Stage, Variables};
 use crate::image::ImageConfig;
 use crate::llb::{self, Meta, State};
@@ -22,12 +25,19 @@ impl Converter<'_> {
         resolver: &mut impl ImageResolver,
     ) -> Result<ConvertedStage, ConvertError> {
         match named {
-            NamedContext::Image(reference) => self.image_stage(index, stage, reference, platform, progress, resolver).await,
+            NamedContext::Image(reference) => {
+                self.image_stage(index, stage, reference, platform, progress, resolver)
+                    .await
+            }
             NamedContext::Files(state) => Ok(ConvertedStage {
                 index,
                 line: stage.line,
                 state: state.clone(),
-                image: ImageConfig::scratch(&platform.os, &platform.architecture, platform.variant.as_deref().unwrap_or("")),
+                image: ImageConfig::scratch(
+                    &platform.os,
+                    &platform.architecture,
+                    platform.variant.as_deref().unwrap_or(""),
+                ),
                 from_scratch: false,
                 base_config: None,
                 entrypoint_line: None,
@@ -47,13 +57,19 @@ impl Converter<'_> {
         progress: &str,
         resolver: &mut impl ImageResolver,
     ) -> Result<ConvertedStage, ConvertError> {
-        let (name, _) = wasmpack_oci::name::normalize_name(reference).map_err(|e| self.error(stage.line, format!("FROM {reference}: {e}")))?;
+        let (name, _) = wasmpack_oci::name::normalize_name(reference)
+            .map_err(|e| self.error(stage.line, format!("FROM {reference}: {e}")))?;
         let pb_platform = to_pb(&platform);
         let (digest, config) = resolver
             .resolve(&name, &pb_platform)
             .await
             .map_err(|e| self.error(stage.line, format!("FROM {reference}: {e}")))?;
-        let image = ImageConfig::from_json(&config).map_err(|e| self.error(stage.line, format!("FROM {reference}: unreadable image config: {e}")))?;
+        let image = ImageConfig::from_json(&config).map_err(|e| {
+            self.error(
+                stage.line,
+                format!("FROM {reference}: unreadable image config: {e}"),
+            )
+        })?;
         // Pinned to the digest just resolved, so the build uses exactly the
         // image whose config it read.
         let identifier = if digest.is_empty() || name.contains('@') {
@@ -67,7 +83,11 @@ impl Converter<'_> {
             Some(pb_platform),
             Meta::at(progress, stage.line, stage.line),
         ));
-        let vars = Variables::from_iter(image.env_pairs().map(|(k, v)| (k.to_string(), v.to_string())));
+        let vars = Variables::from_iter(
+            image
+                .env_pairs()
+                .map(|(k, v)| (k.to_string(), v.to_string())),
+        );
         Ok(ConvertedStage {
             index,
             line: stage.line,
@@ -84,7 +104,13 @@ impl Converter<'_> {
 
     /// The filesystem a `--from` names: an earlier stage, else an image;
     /// the build context when there is none.
-    pub(super) fn named_source(&self, from: Option<&str>, stage: &ConvertedStage, line: usize, what: &str) -> Result<State, ConvertError> {
+    pub(super) fn named_source(
+        &self,
+        from: Option<&str>,
+        stage: &ConvertedStage,
+        line: usize,
+        what: &str,
+    ) -> Result<State, ConvertError> {
         let Some(from) = from else {
             return Ok(self.options.context.clone());
         };
@@ -96,8 +122,12 @@ impl Converter<'_> {
             Some(NamedContext::Image(reference)) => reference.as_str(),
             None => from,
         };
-        let (name, _) = wasmpack_oci::name::normalize_name(from)
-            .map_err(|e| self.error(line, format!("{what}={from}: not a stage before this one nor an image: {e}")))?;
+        let (name, _) = wasmpack_oci::name::normalize_name(from).map_err(|e| {
+            self.error(
+                line,
+                format!("{what}={from}: not a stage before this one nor an image: {e}"),
+            )
+        })?;
         Ok(Some(llb::image(
             format!("docker-image://{name}"),
             &self.options.image_resolve_mode,
@@ -109,7 +139,10 @@ impl Converter<'_> {
 
 /// The named context `name` stands for: looked up as written, then in
 /// Docker's short form (`docker.io/library/alpine:latest` is `alpine`).
-pub(super) fn named_context<'o>(options: &'o ConvertOptions, name: &str) -> Option<&'o NamedContext> {
+pub(super) fn named_context<'o>(
+    options: &'o ConvertOptions,
+    name: &str,
+) -> Option<&'o NamedContext> {
     let contexts = &options.named_contexts;
     if contexts.is_empty() {
         return None;
@@ -125,7 +158,12 @@ pub(super) fn named_context<'o>(options: &'o ConvertOptions, name: &str) -> Opti
 }
 
 /// A download: `ADD <url>`, or a named context.
-pub(super) fn http_source(url: &str, file_name: Option<&str>, checksum: Option<&str>, meta: Meta) -> State {
+pub(super) fn http_source(
+    url: &str,
+    file_name: Option<&str>,
+    checksum: Option<&str>,
+    meta: Meta,
+) -> State {
     let mut attrs = BTreeMap::new();
     if let Some(file_name) = file_name {
         attrs.insert("http.filename".to_string(), file_name.to_string());
@@ -140,8 +178,14 @@ pub(super) fn http_source(url: &str, file_name: Option<&str>, checksum: Option<&
 pub(super) fn git_source(git: &GitSource, keep_git_dir: bool, meta: Meta) -> State {
     let mut attrs = BTreeMap::from([
         ("git.fullurl".to_string(), git.remote.clone()),
-        ("git.authtokensecret".to_string(), "GIT_AUTH_TOKEN".to_string()),
-        ("git.authheadersecret".to_string(), "GIT_AUTH_HEADER".to_string()),
+        (
+            "git.authtokensecret".to_string(),
+            "GIT_AUTH_TOKEN".to_string(),
+        ),
+        (
+            "git.authheadersecret".to_string(),
+            "GIT_AUTH_HEADER".to_string(),
+        ),
     ]);
     if keep_git_dir {
         attrs.insert("git.keepgitdir".to_string(), "true".to_string());
@@ -205,7 +249,9 @@ pub(super) fn source_kind(src: &str) -> SourceKind {
     };
     if let Some((scheme, rest)) = remote.split_once("://") {
         let (authority, path) = rest.split_once('/').unwrap_or((rest, ""));
-        let host = authority.rsplit_once('@').map_or(authority, |(_, host)| host);
+        let host = authority
+            .rsplit_once('@')
+            .map_or(authority, |(_, host)| host);
         return match scheme {
             "git" | "ssh" => git(host, path),
             "http" | "https" if path.ends_with(".git") => git(host, path),
@@ -215,9 +261,12 @@ pub(super) fn source_kind(src: &str) -> SourceKind {
     }
     // scp-like `user@host:path`.
     match remote.split_once(':') {
-        Some((user_host, path)) if !user_host.contains('/') && user_host.contains('@') => {
-            git(user_host.rsplit_once('@').map_or(user_host, |(_, host)| host), path)
-        }
+        Some((user_host, path)) if !user_host.contains('/') && user_host.contains('@') => git(
+            user_host
+                .rsplit_once('@')
+                .map_or(user_host, |(_, host)| host),
+            path,
+        ),
         _ => SourceKind::Local,
     }
 }

@@ -13,7 +13,11 @@ pub(super) use crate::llb::{self, Meta, State};
 pub(super) struct FakeRegistry;
 
 impl ImageResolver for FakeRegistry {
-    async fn resolve(&mut self, reference: &str, platform: &pb::Platform) -> Result<(String, Vec<u8>), String> {
+    async fn resolve(
+        &mut self,
+        reference: &str,
+        platform: &pb::Platform,
+    ) -> Result<(String, Vec<u8>), String> {
         match reference {
             r if r.starts_with("docker.io/library/rust:") => Ok((
                 "sha256:1111111111111111111111111111111111111111111111111111111111111111".to_string(),
@@ -34,7 +38,12 @@ pub(super) fn options() -> ConvertOptions {
         build_platform: Platform::new("linux", "amd64"),
         target_platform: Platform::new("wasi", "wasm"),
         target: None,
-        context: Some(llb::source("local://context".into(), BTreeMap::new(), None, Meta::default())),
+        context: Some(llb::source(
+            "local://context".into(),
+            BTreeMap::new(),
+            None,
+            Meta::default(),
+        )),
         image_resolve_mode: "local".to_string(),
         stages_on_build_platform: true,
         merge_op: true,
@@ -44,14 +53,20 @@ pub(super) fn options() -> ConvertOptions {
     }
 }
 
-pub(super) fn convert_text(text: &str, options: &ConvertOptions) -> Result<ConvertedStage, ConvertError> {
+pub(super) fn convert_text(
+    text: &str,
+    options: &ConvertOptions,
+) -> Result<ConvertedStage, ConvertError> {
     let dockerfile = Dockerfile::parse("Dockerfile", text)?;
     futures_lite_block_on(convert(&dockerfile, options, &mut FakeRegistry))
 }
 
 /// The conversion only awaits the resolver, which never pends here.
 fn futures_lite_block_on<F: std::future::Future>(future: F) -> F::Output {
-    tokio::runtime::Builder::new_current_thread().build().expect("runtime").block_on(future)
+    tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("runtime")
+        .block_on(future)
 }
 
 pub(super) fn ops(state: &State) -> Vec<pb::Op> {

@@ -26,7 +26,10 @@ impl Variables {
     }
 
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.entries.iter().find(|(key, _)| key == name).map(|(_, value)| value.as_str())
+        self.entries
+            .iter()
+            .find(|(key, _)| key == name)
+            .map(|(_, value)| value.as_str())
     }
 
     pub fn set(&mut self, name: impl Into<String>, value: impl Into<String>) {
@@ -198,7 +201,11 @@ impl Scanner<'_> {
 
     /// Processes up to `stop` (consumed) or the end of input when `stop` is
     /// `None`; returns the processed text and its words.
-    fn process_until(&mut self, stop: Option<char>, keep_escapes: bool) -> Result<(String, Vec<String>), ExpandError> {
+    fn process_until(
+        &mut self,
+        stop: Option<char>,
+        keep_escapes: bool,
+    ) -> Result<(String, Vec<String>), ExpandError> {
         let mut result = String::new();
         let mut words = Words::default();
         let quotes_special = !self.lexer.literal_quotes;
@@ -302,7 +309,9 @@ impl Scanner<'_> {
                             None => continue,
                             // Only these can be escaped; before anything else
                             // the escape character stays literal, as in sh.
-                            Some(next) if next == '"' || next == '$' || next == self.lexer.escape => {
+                            Some(next)
+                                if next == '"' || next == '$' || next == self.lexer.escape =>
+                            {
                                 self.next();
                                 ch = next;
                             }
@@ -365,11 +374,17 @@ impl Scanner<'_> {
             Some(':') => match self.next() {
                 None => Err(ExpandError::MissingBrace),
                 Some(op @ ('-' | '+' | '?')) => self.modifier(&name, op, true),
-                Some(op) => Err(ExpandError::UnsupportedModifier { modifier: format!(":{op}") }),
+                Some(op) => Err(ExpandError::UnsupportedModifier {
+                    modifier: format!(":{op}"),
+                }),
             },
             Some(op @ ('-' | '+' | '?')) => self.modifier(&name, op, false),
-            Some(operator @ ('#' | '%' | '/')) => Err(ExpandError::PatternNotSupported { name, operator }),
-            Some(op) => Err(ExpandError::UnsupportedModifier { modifier: op.to_string() }),
+            Some(operator @ ('#' | '%' | '/')) => {
+                Err(ExpandError::PatternNotSupported { name, operator })
+            }
+            Some(op) => Err(ExpandError::UnsupportedModifier {
+                modifier: op.to_string(),
+            }),
         }
     }
 
@@ -397,7 +412,11 @@ impl Scanner<'_> {
             Some(v) => colon && v.is_empty(),
         };
         match op {
-            '-' => Ok(if missing { word } else { value.unwrap_or_default().to_string() }),
+            '-' => Ok(if missing {
+                word
+            } else {
+                value.unwrap_or_default().to_string()
+            }),
             '+' => Ok(if missing { String::new() } else { word }),
             _ => {
                 if !missing {
@@ -546,9 +565,18 @@ mod tests {
     fn required_modifier_errors() {
         let env = [("EMPTY", ""), ("SET", "v")];
         assert_eq!(expand("${SET:?boom}", &env).unwrap(), "v");
-        assert_eq!(expand("${UNSET:?need it}", &env).unwrap_err().to_string(), "UNSET: need it");
-        assert_eq!(expand("${UNSET?}", &env).unwrap_err().to_string(), "UNSET: is not allowed to be unset");
-        assert_eq!(expand("${EMPTY:?}", &env).unwrap_err().to_string(), "EMPTY: is not allowed to be empty");
+        assert_eq!(
+            expand("${UNSET:?need it}", &env).unwrap_err().to_string(),
+            "UNSET: need it"
+        );
+        assert_eq!(
+            expand("${UNSET?}", &env).unwrap_err().to_string(),
+            "UNSET: is not allowed to be unset"
+        );
+        assert_eq!(
+            expand("${EMPTY:?}", &env).unwrap_err().to_string(),
+            "EMPTY: is not allowed to be empty"
+        );
         assert_eq!(expand("${EMPTY?}", &env).unwrap(), "");
     }
 
@@ -560,8 +588,14 @@ mod tests {
         assert_eq!(expand("\"it's\"", &env).unwrap(), "it's");
         assert_eq!(expand(r#""a\"b\$A\\c\d""#, &env).unwrap(), r#"a"b$A\c\d"#);
         assert_eq!(expand(r"\$A \'", &env).unwrap(), "$A '");
-        assert_eq!(expand("'open", &env).unwrap_err(), ExpandError::UnterminatedQuote { quote: '\'' });
-        assert_eq!(expand("\"open", &env).unwrap_err(), ExpandError::UnterminatedQuote { quote: '"' });
+        assert_eq!(
+            expand("'open", &env).unwrap_err(),
+            ExpandError::UnterminatedQuote { quote: '\'' }
+        );
+        assert_eq!(
+            expand("\"open", &env).unwrap_err(),
+            ExpandError::UnterminatedQuote { quote: '"' }
+        );
     }
 
     #[test]
@@ -576,12 +610,23 @@ mod tests {
     fn syntax_errors() {
         assert_eq!(expand("${", &[]).unwrap_err(), ExpandError::MissingBrace);
         assert_eq!(expand("${A", &[]).unwrap_err(), ExpandError::MissingBrace);
-        assert_eq!(expand("${A:-x", &[]).unwrap_err(), ExpandError::MissingBrace);
-        assert_eq!(expand("${}", &[]).unwrap_err(), ExpandError::BadSubstitution);
-        assert_eq!(expand("${:a}", &[]).unwrap_err(), ExpandError::BadSubstitution);
+        assert_eq!(
+            expand("${A:-x", &[]).unwrap_err(),
+            ExpandError::MissingBrace
+        );
+        assert_eq!(
+            expand("${}", &[]).unwrap_err(),
+            ExpandError::BadSubstitution
+        );
+        assert_eq!(
+            expand("${:a}", &[]).unwrap_err(),
+            ExpandError::BadSubstitution
+        );
         assert_eq!(
             expand("${A:x}", &[]).unwrap_err(),
-            ExpandError::UnsupportedModifier { modifier: ":x".into() }
+            ExpandError::UnsupportedModifier {
+                modifier: ":x".into()
+            }
         );
         assert_eq!(
             expand("${A%.*}", &[]).unwrap_err().to_string(),
@@ -594,7 +639,11 @@ mod tests {
         let depth = 10_000;
         let word = format!("{}x{}", "${A:-\"".repeat(depth), "\"}".repeat(depth));
         assert_eq!(expand(&word, &[]).unwrap_err(), ExpandError::TooDeep);
-        let word = format!("{}x{}", "${A:-".repeat(MAX_NESTING), "}".repeat(MAX_NESTING));
+        let word = format!(
+            "{}x{}",
+            "${A:-".repeat(MAX_NESTING),
+            "}".repeat(MAX_NESTING)
+        );
         assert_eq!(expand(&word, &[]).unwrap(), "x");
     }
 
@@ -602,8 +651,14 @@ mod tests {
     fn word_splitting_after_expansion() {
         let lexer = Lexer::new('\\');
         let env = vars(&[("A", "one two")]);
-        assert_eq!(lexer.expand_words("x $A", &env).unwrap(), ["x", "one", "two"]);
-        assert_eq!(lexer.expand_words("\"$A\" z", &env).unwrap(), ["one two", "z"]);
+        assert_eq!(
+            lexer.expand_words("x $A", &env).unwrap(),
+            ["x", "one", "two"]
+        );
+        assert_eq!(
+            lexer.expand_words("\"$A\" z", &env).unwrap(),
+            ["one two", "z"]
+        );
         assert_eq!(lexer.expand_words("a\\ b", &env).unwrap(), ["a b"]);
         // An empty quoted string does not make a word, as in BuildKit.
         assert_eq!(lexer.expand_words("\"\" x", &env).unwrap(), ["x"]);
@@ -616,14 +671,19 @@ mod tests {
             ..Lexer::new('\\')
         };
         let env = vars(&[("A", "1")]);
-        assert_eq!(lexer.expand("$A $B ${C} ${D:-x}", &env).unwrap(), "1 $B ${C} ${D:-x}");
+        assert_eq!(
+            lexer.expand("$A $B ${C} ${D:-x}", &env).unwrap(),
+            "1 $B ${C} ${D:-x}"
+        );
     }
 
     #[test]
     fn heredoc_operator_stays_one_word() {
         let lexer = Lexer::new('\\');
         assert_eq!(
-            lexer.expand_words("cat << EOF > f", &Variables::new()).unwrap(),
+            lexer
+                .expand_words("cat << EOF > f", &Variables::new())
+                .unwrap(),
             ["cat", "<< EOF", ">", "f"]
         );
     }

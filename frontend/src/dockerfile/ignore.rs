@@ -28,7 +28,11 @@ pub fn parse(text: &str) -> Vec<String> {
         if cleaned.len() > 1 && cleaned.starts_with('/') {
             cleaned.remove(0);
         }
-        patterns.push(if invert { format!("!{cleaned}") } else { cleaned });
+        patterns.push(if invert {
+            format!("!{cleaned}")
+        } else {
+            cleaned
+        });
     }
     patterns
 }
@@ -45,7 +49,10 @@ mod tests {
 
     #[test]
     fn exceptions_keep_their_bang_and_are_cleaned_too() {
-        assert_eq!(parse("*.md\n! README.md\n!./docs//keep.md\n"), ["*.md", "!README.md", "!docs/keep.md"]);
+        assert_eq!(
+            parse("*.md\n! README.md\n!./docs//keep.md\n"),
+            ["*.md", "!README.md", "!docs/keep.md"]
+        );
     }
 
     #[test]

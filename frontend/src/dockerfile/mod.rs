@@ -20,7 +20,8 @@ pub mod scope;
 
 pub use expand::{split_words, ExpandError, Lexer, Variables};
 pub use instructions::{
-    ArgDecl, Copy, Dockerfile, GlobalArg, Healthcheck, Instruction, LocatedInstruction, Network, Run, Security, ShellOrExec, Stage,
+    ArgDecl, Copy, Dockerfile, GlobalArg, Healthcheck, Instruction, LocatedInstruction, Network,
+    Run, Security, ShellOrExec, Stage,
 };
 pub use mount::{Mount, MountType, Sharing};
 pub use parser::{Directives, Heredoc, Node, ParsedFile, Warning};
@@ -59,7 +60,10 @@ pub enum ErrorKind {
     #[error("{text}: a JSON (exec form) array must contain only strings")]
     JsonNotStrings { text: String },
     #[error("unknown instruction {keyword:?}{}", did_you_mean(suggestion))]
-    UnknownInstruction { keyword: String, suggestion: Option<String> },
+    UnknownInstruction {
+        keyword: String,
+        suggestion: Option<String>,
+    },
     #[error("unknown flag {flag:?} on {keyword}{}", did_you_mean(suggestion))]
     UnknownFlag {
         keyword: &'static str,
@@ -69,9 +73,17 @@ pub enum ErrorKind {
     #[error("flag {flag:?} on {keyword} is not supported yet")]
     UnsupportedFlag { keyword: &'static str, flag: String },
     #[error("flag {flag:?} on {keyword}: {problem}")]
-    InvalidFlag { keyword: &'static str, flag: String, problem: String },
+    InvalidFlag {
+        keyword: &'static str,
+        flag: String,
+        problem: String,
+    },
     #[error("{keyword} {text:?}: {problem}")]
-    InvalidArguments { keyword: &'static str, text: String, problem: String },
+    InvalidArguments {
+        keyword: &'static str,
+        text: String,
+        problem: String,
+    },
     #[error(
         "invalid stage name {name:?}: it must start with a letter and contain only \
          letters, digits, '-', '_' and '.'"
@@ -90,7 +102,10 @@ pub enum ErrorKind {
 }
 
 fn did_you_mean(suggestion: &Option<String>) -> String {
-    suggestion.as_ref().map(|s| format!(": did you mean {s}?")).unwrap_or_default()
+    suggestion
+        .as_ref()
+        .map(|s| format!(": did you mean {s}?"))
+        .unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -308,12 +323,26 @@ mod tests {
                 let mut rng = Rng(0x5eed_cafe_f00d_d00d);
                 let mut inputs: Vec<String> = (0..20_000).map(|_| random_input(&mut rng)).collect();
                 // Inputs a generator is unlikely to assemble.
-                inputs.push(format!("FROM a\nRUN {}x{}", "${A:-".repeat(100_000), "}".repeat(100_000)));
-                inputs.push(format!("FROM a\nCMD {}{}", "[".repeat(100_000), "]".repeat(100_000)));
+                inputs.push(format!(
+                    "FROM a\nRUN {}x{}",
+                    "${A:-".repeat(100_000),
+                    "}".repeat(100_000)
+                ));
+                inputs.push(format!(
+                    "FROM a\nCMD {}{}",
+                    "[".repeat(100_000),
+                    "]".repeat(100_000)
+                ));
                 inputs.push(format!("FROM a\nRUN x{}", " \\\n".repeat(50_000)));
-                inputs.push(format!("FROM a\nONBUILD {}RUN <<E\nE\n", "ONBUILD ".repeat(10_000)));
+                inputs.push(format!(
+                    "FROM a\nONBUILD {}RUN <<E\nE\n",
+                    "ONBUILD ".repeat(10_000)
+                ));
                 inputs.push(format!("FROM a\nRUN --mount={} x\n", "\"".repeat(100_001)));
-                inputs.push(format!("FROM a\nHEALTHCHECK --interval={} CMD x\n", "1h".repeat(50_000)));
+                inputs.push(format!(
+                    "FROM a\nHEALTHCHECK --interval={} CMD x\n",
+                    "1h".repeat(50_000)
+                ));
                 for input in inputs {
                     *current.lock().unwrap() = input.clone();
                     exercise(&input);
@@ -328,8 +357,16 @@ mod tests {
             if now != last {
                 (last, since) = (now, Instant::now());
             }
-            let stuck = current.lock().unwrap().chars().take(300).collect::<String>();
-            assert!(since.elapsed() < Duration::from_secs(10), "input {now} takes over 10 s: {stuck:?}");
+            let stuck = current
+                .lock()
+                .unwrap()
+                .chars()
+                .take(300)
+                .collect::<String>();
+            assert!(
+                since.elapsed() < Duration::from_secs(10),
+                "input {now} takes over 10 s: {stuck:?}"
+            );
         }
         assert!(
             worker.join().is_ok(),

@@ -56,17 +56,27 @@ impl Mount {
                 Some((key, value)) => (key.to_ascii_lowercase(), Some(value.to_string())),
                 None => (field.to_ascii_lowercase(), None),
             };
-            let boolean = |value: &Option<String>| match value.as_deref().map(str::to_ascii_lowercase).as_deref() {
+            let boolean = |value: &Option<String>| match value
+                .as_deref()
+                .map(str::to_ascii_lowercase)
+                .as_deref()
+            {
                 None | Some("true") | Some("1") => Ok(true),
                 Some("false") | Some("0") => Ok(false),
-                Some(other) => Err(format!("invalid value {other:?} for {key}: expected true or false")),
+                Some(other) => Err(format!(
+                    "invalid value {other:?} for {key}: expected true or false"
+                )),
             };
             let Some(text) = value.clone() else {
                 match key.as_str() {
                     "readonly" | "ro" => readonly = Some(true),
                     "readwrite" | "rw" => readonly = Some(false),
                     "required" => mount.required = true,
-                    _ => return Err(format!("invalid field {field:?}: it must be a key=value pair")),
+                    _ => {
+                        return Err(format!(
+                            "invalid field {field:?}: it must be a key=value pair"
+                        ))
+                    }
                 }
                 continue;
             };
@@ -78,7 +88,11 @@ impl Mount {
                         "tmpfs" => MountType::Tmpfs,
                         "secret" => MountType::Secret,
                         "ssh" => MountType::Ssh,
-                        _ => return Err(format!("unsupported mount type {text:?}: use bind, cache, tmpfs, secret or ssh")),
+                        _ => {
+                            return Err(format!(
+                        "unsupported mount type {text:?}: use bind, cache, tmpfs, secret or ssh"
+                    ))
+                        }
                     }
                 }
                 "from" => {
@@ -98,7 +112,11 @@ impl Mount {
                         "shared" => Sharing::Shared,
                         "private" => Sharing::Private,
                         "locked" => Sharing::Locked,
-                        _ => return Err(format!("unsupported sharing value {text:?}: use shared, private or locked")),
+                        _ => {
+                            return Err(format!(
+                                "unsupported sharing value {text:?}: use shared, private or locked"
+                            ))
+                        }
                     }
                 }
                 "mode" => mount.mode = Some(text),
@@ -115,7 +133,10 @@ impl Mount {
     /// BuildKit's rules on which fields go with which type.
     fn check(&mut self, readonly: Option<bool>) -> Result<(), String> {
         let kind = format!("{:?}", self.kind).to_ascii_lowercase();
-        let file_info = matches!(self.kind, MountType::Secret | MountType::Ssh | MountType::Cache);
+        let file_info = matches!(
+            self.kind,
+            MountType::Secret | MountType::Ssh | MountType::Cache
+        );
         for (name, value) in [("mode", &self.mode), ("uid", &self.uid), ("gid", &self.gid)] {
             if value.is_some() && !file_info {
                 return Err(format!("{name} is not allowed for {kind} mounts"));
@@ -130,15 +151,28 @@ impl Mount {
         if self.sharing != Sharing::Shared && self.kind != MountType::Cache {
             return Err(format!("sharing is not allowed for {kind} mounts"));
         }
-        self.readonly = readonly.unwrap_or(matches!(self.kind, MountType::Bind | MountType::Secret | MountType::Ssh));
+        self.readonly = readonly.unwrap_or(matches!(
+            self.kind,
+            MountType::Bind | MountType::Secret | MountType::Ssh
+        ));
         match self.kind {
-            MountType::Secret if self.from.is_some() => Err("a secret mount cannot have from".to_string()),
-            MountType::Secret if self.source.is_empty() && self.target.is_empty() && self.id.is_empty() => {
+            MountType::Secret if self.from.is_some() => {
+                Err("a secret mount cannot have from".to_string())
+            }
+            MountType::Secret
+                if self.source.is_empty() && self.target.is_empty() && self.id.is_empty() =>
+            {
                 Err("a secret mount needs one of id, source or target".to_string())
             }
-            MountType::Secret if !self.source.is_empty() && !self.id.is_empty() => Err("a secret mount takes source or id, not both".to_string()),
-            MountType::Ssh if !self.source.is_empty() => Err("an ssh mount does not take source".to_string()),
-            MountType::Bind | MountType::Cache | MountType::Tmpfs if self.target.is_empty() => Err(format!("a {kind} mount needs a target")),
+            MountType::Secret if !self.source.is_empty() && !self.id.is_empty() => {
+                Err("a secret mount takes source or id, not both".to_string())
+            }
+            MountType::Ssh if !self.source.is_empty() => {
+                Err("an ssh mount does not take source".to_string())
+            }
+            MountType::Bind | MountType::Cache | MountType::Tmpfs if self.target.is_empty() => {
+                Err(format!("a {kind} mount needs a target"))
+            }
             _ => Ok(()),
         }
     }
@@ -186,7 +220,9 @@ fn csv_fields(text: &str) -> Result<Vec<String>, String> {
 /// 1024, an optional trailing `b`/`ib`), as Docker's units.RAMInBytes.
 pub fn parse_size(text: &str) -> Option<i64> {
     let lower = text.trim().to_ascii_lowercase();
-    let digits_end = lower.find(|c: char| !c.is_ascii_digit() && c != '.').unwrap_or(lower.len());
+    let digits_end = lower
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .unwrap_or(lower.len());
     let (number, unit) = lower.split_at(digits_end);
     let number: f64 = number.parse().ok()?;
     let unit = unit.trim_end_matches("ib").trim_end_matches('b');
@@ -210,17 +246,31 @@ mod tests {
     fn defaults_per_type() {
         let bind = Mount::parse("target=/src").unwrap();
         assert_eq!((bind.kind, bind.readonly), (MountType::Bind, true));
-        let cache = Mount::parse("type=cache,target=/root/.cache,id=c,sharing=locked,mode=0700,uid=1000").unwrap();
+        let cache =
+            Mount::parse("type=cache,target=/root/.cache,id=c,sharing=locked,mode=0700,uid=1000")
+                .unwrap();
         assert_eq!(
             (cache.kind, cache.readonly, cache.id.as_str(), cache.sharing),
             (MountType::Cache, false, "c", Sharing::Locked)
         );
-        assert_eq!((cache.mode.as_deref(), cache.uid.as_deref()), (Some("0700"), Some("1000")));
+        assert_eq!(
+            (cache.mode.as_deref(), cache.uid.as_deref()),
+            (Some("0700"), Some("1000"))
+        );
         let secret = Mount::parse("type=secret,id=tok,required").unwrap();
-        assert_eq!((secret.kind, secret.required, secret.readonly), (MountType::Secret, true, true));
+        assert_eq!(
+            (secret.kind, secret.required, secret.readonly),
+            (MountType::Secret, true, true)
+        );
         let rw = Mount::parse("type=bind,from=build,source=/out,target=/in,rw").unwrap();
         assert_eq!((rw.from.as_deref(), rw.readonly), (Some("build"), false));
-        assert_eq!(Mount::parse("type=tmpfs,dst=/t,size=64m").unwrap().size.as_deref(), Some("64m"));
+        assert_eq!(
+            Mount::parse("type=tmpfs,dst=/t,size=64m")
+                .unwrap()
+                .size
+                .as_deref(),
+            Some("64m")
+        );
         assert_eq!(Mount::parse("type=ssh").unwrap().kind, MountType::Ssh);
     }
 
@@ -228,7 +278,9 @@ mod tests {
     fn quoted_fields() {
         let mount = Mount::parse(r#""target=/a,b",type=bind"#).unwrap();
         assert_eq!(mount.target, "/a,b");
-        assert!(Mount::parse(r#""target=/a"#).unwrap_err().contains("unterminated"));
+        assert!(Mount::parse(r#""target=/a"#)
+            .unwrap_err()
+            .contains("unterminated"));
     }
 
     #[test]
@@ -237,14 +289,20 @@ mod tests {
             ("type=volume,target=/a", "unsupported mount type \"volume\""),
             ("target=/a,colour=red", "unexpected key \"colour\""),
             ("target=/a,mode=0700", "mode is not allowed for bind mounts"),
-            ("type=cache,target=/a,required", "required is not allowed for cache mounts"),
+            (
+                "type=cache,target=/a,required",
+                "required is not allowed for cache mounts",
+            ),
             ("type=secret", "needs one of id, source or target"),
             ("type=secret,id=a,source=b", "source or id, not both"),
             ("type=ssh,source=x", "does not take source"),
             ("type=cache", "a cache mount needs a target"),
             ("target=/a,from=$STAGE", "does not take variables"),
             ("target=/a,ro=maybe", "expected true or false"),
-            ("target=/a,sharing=locked", "sharing is not allowed for bind mounts"),
+            (
+                "target=/a,sharing=locked",
+                "sharing is not allowed for bind mounts",
+            ),
             ("target=/a,bogus", "must be a key=value pair"),
         ] {
             let err = Mount::parse(value).unwrap_err();

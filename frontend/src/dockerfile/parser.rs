@@ -150,7 +150,8 @@ pub fn parse(file_name: &str, text: &str) -> Result<ParsedFile, Error> {
             warnings.push(Warning {
                 line: reader.line_number(),
                 short: format!("Empty continuation line found in: {logical}"),
-                detail: "Empty continuation lines will become errors in a future release".to_string(),
+                detail: "Empty continuation lines will become errors in a future release"
+                    .to_string(),
                 url: "https://github.com/moby/moby/pull/33719".to_string(),
             });
         }
@@ -170,7 +171,11 @@ pub fn parse(file_name: &str, text: &str) -> Result<ParsedFile, Error> {
     if nodes.is_empty() {
         return Err(at(reader.line_number().max(1))(ErrorKind::NoInstructions));
     }
-    Ok(ParsedFile { directives, nodes, warnings })
+    Ok(ParsedFile {
+        directives,
+        nodes,
+        warnings,
+    })
 }
 
 struct LineReader<'a> {
@@ -223,8 +228,13 @@ fn parse_directives(reader: &mut LineReader) -> Result<Directives, (usize, Error
 
 /// `# key = value` with a known key, as (lowercase key, value).
 fn directive(line: &str) -> Option<(String, String)> {
-    let body = trim_newline(line).trim_start().strip_prefix('#')?.trim_start();
-    let key_end = body.find(|c: char| !c.is_ascii_alphanumeric()).unwrap_or(body.len());
+    let body = trim_newline(line)
+        .trim_start()
+        .strip_prefix('#')?
+        .trim_start();
+    let key_end = body
+        .find(|c: char| !c.is_ascii_alphanumeric())
+        .unwrap_or(body.len());
     let key = &body[..key_end];
     if !key.starts_with(|c: char| c.is_ascii_alphabetic()) {
         return None;
@@ -278,7 +288,11 @@ fn node_from_line(line: &str, escape: char) -> Result<Node, ErrorKind> {
     let (keyword, rest) = split_first_word(source);
     let (flags, args) = extract_flags(rest, escape);
     let args = args.trim();
-    let json_args = if takes_json_form(keyword) { parse_json_array(args)? } else { None };
+    let json_args = if takes_json_form(keyword) {
+        parse_json_array(args)?
+    } else {
+        None
+    };
     Ok(Node {
         start_line: 0,
         end_line: 0,
@@ -308,7 +322,9 @@ pub(crate) fn parse_json_array(args: &str) -> Result<Option<Vec<String>>, ErrorK
         .into_iter()
         .map(|value| match value {
             serde_json::Value::String(s) => Ok(s),
-            _ => Err(ErrorKind::JsonNotStrings { text: args.to_string() }),
+            _ => Err(ErrorKind::JsonNotStrings {
+                text: args.to_string(),
+            }),
         })
         .collect::<Result<Vec<_>, _>>()
         .map(Some)
@@ -376,7 +392,9 @@ fn accepts_heredocs(node: &Node, escape: char) -> Result<bool, ErrorKind> {
     } else {
         (node.keyword.clone(), node.json_args.is_some())
     };
-    let takes_heredocs = ["run", "copy", "add"].iter().any(|k| keyword.eq_ignore_ascii_case(k));
+    let takes_heredocs = ["run", "copy", "add"]
+        .iter()
+        .any(|k| keyword.eq_ignore_ascii_case(k));
     Ok(takes_heredocs && !json_form)
 }
 
@@ -392,7 +410,10 @@ fn heredoc_markers(line: &str) -> Vec<Heredoc> {
     let Ok(words) = lexer.expand_words(line, &Variables::new()) else {
         return Vec::new();
     };
-    words.iter().filter_map(|word| parse_heredoc_marker(word)).collect()
+    words
+        .iter()
+        .filter_map(|word| parse_heredoc_marker(word))
+        .collect()
 }
 
 /// Reads a marker such as `<<EOF`, `<<-'EOF'`, `3<<"E"OF` or `<< EOF`;
@@ -400,7 +421,9 @@ fn heredoc_markers(line: &str) -> Vec<Heredoc> {
 /// Heredoc markers always use `\` as escape character, whatever the escape
 /// directive says.
 pub(crate) fn parse_heredoc_marker(word: &str) -> Option<Heredoc> {
-    let digits_end = word.find(|c: char| !c.is_ascii_digit()).unwrap_or(word.len());
+    let digits_end = word
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(word.len());
     let rest = word[digits_end..].strip_prefix("<<")?;
     let (strip_tabs, rest) = match rest.strip_prefix('-') {
         Some(rest) => (true, rest),
@@ -421,7 +444,12 @@ pub(crate) fn parse_heredoc_marker(word: &str) -> Option<Heredoc> {
         return None;
     };
     // Lexing again with quotes kept tells whether any part was quoted.
-    let raw_words = Lexer { keep_quotes: true, ..lexer }.expand_words(rest, &vars).ok()?;
+    let raw_words = Lexer {
+        keep_quotes: true,
+        ..lexer
+    }
+    .expand_words(rest, &vars)
+    .ok()?;
     let [raw_name] = raw_words.as_slice() else {
         return None;
     };
@@ -445,7 +473,10 @@ fn read_heredoc_body(reader: &mut LineReader, marker: Heredoc) -> Result<Heredoc
         }
         if candidate == marker.name {
             if marker.strip_tabs {
-                content = content.split_inclusive('\n').map(|l| l.trim_start_matches('\t')).collect();
+                content = content
+                    .split_inclusive('\n')
+                    .map(|l| l.trim_start_matches('\t'))
+                    .collect();
             }
             return Ok(Heredoc { content, ..marker });
         }
@@ -473,7 +504,8 @@ mod tests {
 
     #[test]
     fn directives_at_the_top() {
-        let parsed = parse_ok("# syntax=docker/dockerfile:1\n#Escape = `\n# check=skip=all\nFROM a\n");
+        let parsed =
+            parse_ok("# syntax=docker/dockerfile:1\n#Escape = `\n# check=skip=all\nFROM a\n");
         assert_eq!(
             parsed.directives,
             Directives {
@@ -509,7 +541,12 @@ mod tests {
         );
         let err = parse("Dockerfile", "# syntax=a\n# syntax=b\nFROM a\n").unwrap_err();
         assert_eq!(err.line, 2);
-        assert_eq!(err.kind, ErrorKind::DuplicateDirective { name: "syntax".into() });
+        assert_eq!(
+            err.kind,
+            ErrorKind::DuplicateDirective {
+                name: "syntax".into()
+            }
+        );
     }
 
     #[test]
@@ -535,11 +572,16 @@ mod tests {
 
     #[test]
     fn empty_continuation_lines_are_warned_about() {
-        let parsed = parse_ok("FROM a\nRUN echo a \\\n\n  # note\n  b\nRUN echo \\\n  # only a comment\n  c\n");
+        let parsed = parse_ok(
+            "FROM a\nRUN echo a \\\n\n  # note\n  b\nRUN echo \\\n  # only a comment\n  c\n",
+        );
         assert_eq!(parsed.warnings.len(), 1, "{:?}", parsed.warnings);
         let warning = &parsed.warnings[0];
         assert_eq!(warning.line, 5);
-        assert_eq!(warning.short, "Empty continuation line found in: RUN echo a   b");
+        assert_eq!(
+            warning.short,
+            "Empty continuation line found in: RUN echo a   b"
+        );
     }
 
     #[test]
@@ -552,7 +594,10 @@ mod tests {
     fn backtick_escape_directive() {
         let parsed = parse_ok("# escape=`\nFROM a\nRUN dir C:\\ `\n  /w\nCOPY --chown=a`:b x y\n");
         assert_eq!(parsed.nodes[1].args, "dir C:\\   /w");
-        assert_eq!((parsed.nodes[1].start_line, parsed.nodes[1].end_line), (3, 4));
+        assert_eq!(
+            (parsed.nodes[1].start_line, parsed.nodes[1].end_line),
+            (3, 4)
+        );
         assert_eq!(parsed.nodes[2].flags, ["--chown=a:b"]);
     }
 
@@ -566,8 +611,12 @@ mod tests {
 
     #[test]
     fn flags_are_taken_off_the_front() {
-        let node = only_node("COPY --link --from=build --chmod=755 --chown=\"a b\" -- --odd /dst\n");
-        assert_eq!(node.flags, ["--link", "--from=build", "--chmod=755", "--chown=a b"]);
+        let node =
+            only_node("COPY --link --from=build --chmod=755 --chown=\"a b\" -- --odd /dst\n");
+        assert_eq!(
+            node.flags,
+            ["--link", "--from=build", "--chmod=755", "--chown=a b"]
+        );
         assert_eq!(node.args, "--odd /dst");
         let node = only_node("FROM --platform=$BUILDPLATFORM rust AS b\n");
         assert_eq!(node.flags, ["--platform=$BUILDPLATFORM"]);
@@ -584,7 +633,16 @@ mod tests {
             "ENV A=[\"b\"]\n",
         ));
         let forms: Vec<_> = parsed.nodes.iter().map(|n| n.json_args.clone()).collect();
-        assert_eq!(forms, [Some(vec!["/hello.wasm".to_string(), "--x".to_string()]), None, None, None, None]);
+        assert_eq!(
+            forms,
+            [
+                Some(vec!["/hello.wasm".to_string(), "--x".to_string()]),
+                None,
+                None,
+                None,
+                None
+            ]
+        );
         assert_eq!(parsed.nodes[1].args, "[\"unterminated\"");
     }
 
@@ -619,14 +677,21 @@ mod tests {
     fn heredoc_body_is_not_parsed() {
         let parsed = parse_ok("RUN <<EOF\n# not a comment\nFROM nope \\\nEOF\nRUN after\n");
         assert_eq!(parsed.nodes.len(), 2);
-        assert_eq!(parsed.nodes[0].heredocs[0].content, "# not a comment\nFROM nope \\\n");
+        assert_eq!(
+            parsed.nodes[0].heredocs[0].content,
+            "# not a comment\nFROM nope \\\n"
+        );
         assert_eq!(parsed.nodes[1].start_line, 5);
     }
 
     #[test]
     fn several_heredocs_on_one_line() {
         let node = only_node("COPY <<X <<Y /dest/\nY\nX\nX\nY\n");
-        let bodies: Vec<_> = node.heredocs.iter().map(|h| (h.name.as_str(), h.content.as_str())).collect();
+        let bodies: Vec<_> = node
+            .heredocs
+            .iter()
+            .map(|h| (h.name.as_str(), h.content.as_str()))
+            .collect();
         assert_eq!(bodies, [("X", "Y\n"), ("Y", "X\n")]);
         assert_eq!(node.end_line, 5);
     }
@@ -710,7 +775,8 @@ mod tests {
 
     #[test]
     fn byte_order_mark_and_crlf() {
-        let parsed = parse_ok("\u{feff}# escape=`\r\nFROM a `\r\n  AS b\r\nRUN <<EOF\r\nx\r\nEOF\r\n");
+        let parsed =
+            parse_ok("\u{feff}# escape=`\r\nFROM a `\r\n  AS b\r\nRUN <<EOF\r\nx\r\nEOF\r\n");
         assert_eq!(parsed.directives.escape, '`');
         assert_eq!(parsed.nodes[0].args, "a   AS b");
         assert_eq!(parsed.nodes[1].heredocs[0].content, "x\r\n");

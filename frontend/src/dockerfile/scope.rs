@@ -106,7 +106,11 @@ pub struct StageBase {
 impl Dockerfile {
     /// Resolves the global ARGs against `build_args` (the `--build-arg`
     /// values) and the automatic platform args.
-    pub fn global_scope(&self, build_args: &HashMap<String, String>, automatic: &AutomaticArgs) -> Result<GlobalScope, Error> {
+    pub fn global_scope(
+        &self,
+        build_args: &HashMap<String, String>,
+        automatic: &AutomaticArgs,
+    ) -> Result<GlobalScope, Error> {
         let mut args = automatic.variables();
         let overridden: Vec<(String, String)> = args
             .iter()
@@ -121,7 +125,10 @@ impl Dockerfile {
             let ArgDecl { name, default } = &global.arg;
             let value = match (build_args.get(name), default) {
                 (Some(value), _) => Some(value.clone()),
-                (None, Some(default)) => Some(expand_with(&lexer, default, &args).map_err(|kind| Error::new(&self.file_name, global.line, kind))?),
+                (None, Some(default)) => Some(
+                    expand_with(&lexer, default, &args)
+                        .map_err(|kind| Error::new(&self.file_name, global.line, kind))?,
+                ),
                 (None, None) => None,
             };
             // A global ARG without a value hides an automatic one of the
@@ -250,15 +257,21 @@ impl StageExpander<'_> {
             Instruction::Add(copy) => Instruction::Add(self.expand_copy(&lexer, copy)?),
             Instruction::User(user) => Instruction::User(expand(user, &self.vars)?),
             Instruction::StopSignal(signal) => Instruction::StopSignal(expand(signal, &self.vars)?),
-            Instruction::Volume(volumes) => Instruction::Volume(volumes.iter().map(|v| expand(v, &self.vars)).collect::<Result<_, _>>()?),
+            Instruction::Volume(volumes) => Instruction::Volume(
+                volumes
+                    .iter()
+                    .map(|v| expand(v, &self.vars))
+                    .collect::<Result<_, _>>()?,
+            ),
             Instruction::Expose(ports) => {
                 let mut words = Vec::new();
                 for port in ports {
-                    words.extend(
-                        lexer
-                            .expand_words(port, &self.vars)
-                            .map_err(|reason| ErrorKind::Expansion { text: port.clone(), reason })?,
-                    );
+                    words.extend(lexer.expand_words(port, &self.vars).map_err(|reason| {
+                        ErrorKind::Expansion {
+                            text: port.clone(),
+                            reason,
+                        }
+                    })?);
                 }
                 Instruction::Expose(words)
             }
@@ -268,7 +281,15 @@ impl StageExpander<'_> {
                     for field in [&mut mount.target, &mut mount.source, &mut mount.id] {
                         *field = expand(field, &self.vars)?;
                     }
-                    for field in [&mut mount.mode, &mut mount.uid, &mut mount.gid, &mut mount.size].into_iter().flatten() {
+                    for field in [
+                        &mut mount.mode,
+                        &mut mount.uid,
+                        &mut mount.gid,
+                        &mut mount.size,
+                    ]
+                    .into_iter()
+                    .flatten()
+                    {
                         *field = expand(field, &self.vars)?;
                     }
                 }
@@ -298,12 +319,20 @@ impl StageExpander<'_> {
             heredoc.content = expand_with(&body_lexer, &heredoc.content, &self.vars)?;
         }
         Ok(Copy {
-            sources: copy.sources.iter().map(|s| expand(s)).collect::<Result<_, _>>()?,
+            sources: copy
+                .sources
+                .iter()
+                .map(|s| expand(s))
+                .collect::<Result<_, _>>()?,
             dest: expand(&copy.dest)?,
             chown: optional(&copy.chown)?,
             chmod: optional(&copy.chmod)?,
             checksum: optional(&copy.checksum)?,
-            exclude: copy.exclude.iter().map(|p| expand(p)).collect::<Result<_, _>>()?,
+            exclude: copy
+                .exclude
+                .iter()
+                .map(|p| expand(p))
+                .collect::<Result<_, _>>()?,
             heredocs,
             ..copy.clone()
         })
@@ -311,10 +340,12 @@ impl StageExpander<'_> {
 }
 
 fn expand_with(lexer: &Lexer, text: &str, vars: &Variables) -> Result<String, ErrorKind> {
-    lexer.expand(text, vars).map_err(|reason| ErrorKind::Expansion {
-        text: text.to_string(),
-        reason,
-    })
+    lexer
+        .expand(text, vars)
+        .map_err(|reason| ErrorKind::Expansion {
+            text: text.to_string(),
+            reason,
+        })
 }
 
 #[cfg(test)]
@@ -330,7 +361,10 @@ mod tests {
     }
 
     fn build_args(pairs: &[(&str, &str)]) -> HashMap<String, String> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     fn dockerfile(text: &str) -> Dockerfile {
@@ -341,7 +375,11 @@ mod tests {
     }
 
     /// Expands every instruction of stage `index` with nothing inherited.
-    fn expand_stage(text: &str, index: usize, args: &[(&str, &str)]) -> Result<(Vec<Instruction>, Variables), Error> {
+    fn expand_stage(
+        text: &str,
+        index: usize,
+        args: &[(&str, &str)],
+    ) -> Result<(Vec<Instruction>, Variables), Error> {
         let dockerfile = dockerfile(text);
         let scope = dockerfile.global_scope(&build_args(args), &automatic())?;
         let mut expander = scope.stage_expander(Variables::new());
@@ -365,17 +403,33 @@ mod tests {
         assert_eq!(arm.specifier(), "linux/arm64/v8");
 
         let file = dockerfile("FROM --platform=$BUILDPLATFORM a\n");
-        let scope = file.global_scope(&build_args(&[("BUILDPLATFORM", "linux/arm64")]), &automatic()).unwrap();
+        let scope = file
+            .global_scope(
+                &build_args(&[("BUILDPLATFORM", "linux/arm64")]),
+                &automatic(),
+            )
+            .unwrap();
         assert_eq!(scope.args().get("BUILDPLATFORM"), Some("linux/arm64"));
         assert_eq!(scope.args().get("BUILDARCH"), Some("amd64"));
-        assert_eq!(scope.resolve_base(&file.stages[0]).unwrap().platform.as_deref(), Some("linux/arm64"));
+        assert_eq!(
+            scope
+                .resolve_base(&file.stages[0])
+                .unwrap()
+                .platform
+                .as_deref(),
+            Some("linux/arm64")
+        );
     }
 
     #[test]
     fn walkthrough_bases() {
         let file = dockerfile(include_str!("../../testdata/rust-to-wasm.Dockerfile"));
         let scope = file.global_scope(&HashMap::new(), &automatic()).unwrap();
-        let bases: Vec<_> = file.stages.iter().map(|s| scope.resolve_base(s).unwrap()).collect();
+        let bases: Vec<_> = file
+            .stages
+            .iter()
+            .map(|s| scope.resolve_base(s).unwrap())
+            .collect();
         assert_eq!(
             bases,
             [
@@ -400,11 +454,22 @@ mod tests {
         let text = "ARG RUST=1.64\nARG IMAGE=rust:${RUST}-slim\nFROM ${IMAGE} AS b\nFROM ${UNSET:-scratch}\n";
         let file = dockerfile(text);
         let scope = file.global_scope(&HashMap::new(), &automatic()).unwrap();
-        assert_eq!(scope.resolve_base(&file.stages[0]).unwrap().image, "rust:1.64-slim");
-        assert_eq!(scope.resolve_base(&file.stages[1]).unwrap().image, "scratch");
+        assert_eq!(
+            scope.resolve_base(&file.stages[0]).unwrap().image,
+            "rust:1.64-slim"
+        );
+        assert_eq!(
+            scope.resolve_base(&file.stages[1]).unwrap().image,
+            "scratch"
+        );
 
-        let scope = file.global_scope(&build_args(&[("RUST", "1.80")]), &automatic()).unwrap();
-        assert_eq!(scope.resolve_base(&file.stages[0]).unwrap().image, "rust:1.80-slim");
+        let scope = file
+            .global_scope(&build_args(&[("RUST", "1.80")]), &automatic())
+            .unwrap();
+        assert_eq!(
+            scope.resolve_base(&file.stages[0]).unwrap().image,
+            "rust:1.80-slim"
+        );
     }
 
     #[test]
@@ -467,7 +532,10 @@ mod tests {
         assert_eq!(vars.get("E"), Some("x y"));
         assert_eq!(vars.get("D"), Some("dflt"));
         assert_eq!(vars.get("LEGACY"), Some("quoted bye"));
-        assert_eq!(expanded[5], Instruction::Label(vec![("title".into(), "hello world".into())]));
+        assert_eq!(
+            expanded[5],
+            Instruction::Label(vec![("title".into(), "hello world".into())])
+        );
     }
 
     #[test]
@@ -476,7 +544,10 @@ mod tests {
         let scope = file.global_scope(&HashMap::new(), &automatic()).unwrap();
         let mut expander = scope.stage_expander(Variables::from_iter([("PATH", "/usr/bin")]));
         expander.expand(&file.stages[0].instructions[0]).unwrap();
-        assert_eq!(expander.vars().get("PATH"), Some("/usr/local/cargo/bin:/usr/bin"));
+        assert_eq!(
+            expander.vars().get("PATH"),
+            Some("/usr/local/cargo/bin:/usr/bin")
+        );
     }
 
     #[test]
@@ -513,7 +584,10 @@ mod tests {
             panic!("{expanded:?}");
         };
         assert_eq!(run.command, ShellOrExec::Shell("echo $DIR".into()));
-        assert_eq!(expanded[4], Instruction::Cmd(ShellOrExec::Shell("echo $DIR".into())));
+        assert_eq!(
+            expanded[4],
+            Instruction::Cmd(ShellOrExec::Shell("echo $DIR".into()))
+        );
     }
 
     #[test]
@@ -521,7 +595,10 @@ mod tests {
         // As in BuildKit, shell-form COPY splits on whitespace only, so a
         // quoted path with a space leaves each half with an open quote.
         let err = expand_stage("FROM scratch\nCOPY \"a b\" /d\n", 0, &[]).unwrap_err();
-        assert_eq!(err.to_string(), "Dockerfile:2: cannot expand \"\\\"a\": missing closing \" quote");
+        assert_eq!(
+            err.to_string(),
+            "Dockerfile:2: cannot expand \"\\\"a\": missing closing \" quote"
+        );
     }
 
     #[test]
@@ -549,21 +626,28 @@ mod tests {
 
         let file = dockerfile("ARG BAD=${oops\nFROM a\n");
         assert_eq!(
-            file.global_scope(&HashMap::new(), &automatic()).unwrap_err().to_string(),
+            file.global_scope(&HashMap::new(), &automatic())
+                .unwrap_err()
+                .to_string(),
             "Dockerfile:1: cannot expand \"${oops\": missing '}'"
         );
     }
 
     #[test]
     fn child_stage_inherits_parent_variables() {
-        let file = dockerfile("FROM a AS base\nARG V=1\nENV E=$V\nFROM base\nRUN true\nWORKDIR /$E$V\n");
+        let file =
+            dockerfile("FROM a AS base\nARG V=1\nENV E=$V\nFROM base\nRUN true\nWORKDIR /$E$V\n");
         let scope = file.global_scope(&HashMap::new(), &automatic()).unwrap();
         let mut parent = scope.stage_expander(Variables::new());
         for instruction in &file.stages[0].instructions {
             parent.expand(instruction).unwrap();
         }
         let mut child = scope.stage_expander(parent.into_vars());
-        let expanded: Vec<_> = file.stages[1].instructions.iter().map(|i| child.expand(i).unwrap()).collect();
+        let expanded: Vec<_> = file.stages[1]
+            .instructions
+            .iter()
+            .map(|i| child.expand(i).unwrap())
+            .collect();
         assert_eq!(expanded[1], Instruction::Workdir("/11".into()));
     }
 }

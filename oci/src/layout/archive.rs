@@ -6,7 +6,10 @@ use std::path::Path;
 
 use super::files::write_atomically;
 use super::select::{docker_repo_tag, named_descriptor};
-use super::{blob_member, index_of, LayoutError, DOCKER_MANIFEST_FILE, INDEX_FILE, LAYOUT_CONTENT, LAYOUT_FILE};
+use super::{
+    blob_member, index_of, LayoutError, DOCKER_MANIFEST_FILE, INDEX_FILE, LAYOUT_CONTENT,
+    LAYOUT_FILE,
+};
 use crate::image::{canonical_json, Image};
 use crate::layer::{EntryKind, LayerContents, LayerError};
 
@@ -25,7 +28,15 @@ pub fn write_archive(path: &Path, image: &Image, name: Option<&str>) -> Result<(
         "Layers": image.layers.iter().map(|l| blob_member(&l.digest)).collect::<Vec<_>>(),
     }]);
     let mut tree = LayerContents::new();
-    let mut put = |member: &str, data: Vec<u8>| tree.insert(&format!("/{member}"), EntryKind::File { data, executable: false });
+    let mut put = |member: &str, data: Vec<u8>| {
+        tree.insert(
+            &format!("/{member}"),
+            EntryKind::File {
+                data,
+                executable: false,
+            },
+        )
+    };
     let tree_err = |e: LayerError| LayoutError::Io {
         path: path.to_path_buf(),
         source: io::Error::other(e.to_string()),

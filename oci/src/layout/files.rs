@@ -15,7 +15,9 @@ pub(crate) fn staging_beside(dest: &Path) -> io::Result<tempfile::TempDir> {
         _ => Path::new("."),
     };
     std::fs::create_dir_all(parent)?;
-    tempfile::Builder::new().prefix(".wasmpack-staging-").tempdir_in(parent)
+    tempfile::Builder::new()
+        .prefix(".wasmpack-staging-")
+        .tempdir_in(parent)
 }
 
 /// Renames a finished staging folder to `dest`: readers see nothing, then

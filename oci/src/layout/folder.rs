@@ -25,7 +25,9 @@ impl OciLayout {
             source,
         };
         std::fs::create_dir_all(root.join("blobs/sha256")).map_err(io_err)?;
-        let layout = Self { root: root.to_path_buf() };
+        let layout = Self {
+            root: root.to_path_buf(),
+        };
         if !root.join(LAYOUT_FILE).exists() {
             write_atomically(&root.join(LAYOUT_FILE), LAYOUT_CONTENT)?;
         }
@@ -40,7 +42,9 @@ impl OciLayout {
         if !root.join(LAYOUT_FILE).is_file() {
             return Err(LayoutError::NotALayout(root.to_path_buf()));
         }
-        Ok(Self { root: root.to_path_buf() })
+        Ok(Self {
+            root: root.to_path_buf(),
+        })
     }
 
     pub fn root(&self) -> &Path {
@@ -78,7 +82,12 @@ impl OciLayout {
 
     /// Names `manifest` (already stored) in the index. A name that pointed
     /// elsewhere before now points here, as a tag does.
-    pub fn add_manifest(&self, manifest: &Blob, platform: &Platform, name: Option<&str>) -> Result<(), LayoutError> {
+    pub fn add_manifest(
+        &self,
+        manifest: &Blob,
+        platform: &Platform,
+        name: Option<&str>,
+    ) -> Result<(), LayoutError> {
         let descriptor = named_descriptor(manifest, platform, name)?;
         let mut manifests = self.index()?.manifests().clone();
         let full_name = annotation(&descriptor, ANNOTATION_CONTAINERD_NAME).map(str::to_string);

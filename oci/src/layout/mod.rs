@@ -42,17 +42,33 @@ pub enum LayoutError {
     #[error("{path}: not an OCI archive ({reason})")]
     NotAnArchive { path: PathBuf, reason: String },
     #[error("{path}: {file} is not valid: {reason}")]
-    BadJson { path: PathBuf, file: String, reason: String },
+    BadJson {
+        path: PathBuf,
+        file: String,
+        reason: String,
+    },
     #[error("{path}: blob {digest} is missing")]
     MissingBlob { path: PathBuf, digest: String },
     #[error("{path}: blob {digest} does not match its descriptor ({reason})")]
-    Corrupt { path: PathBuf, digest: String, reason: String },
+    Corrupt {
+        path: PathBuf,
+        digest: String,
+        reason: String,
+    },
     #[error("{path}: unsupported digest {digest:?} (only sha256)")]
     BadDigest { path: PathBuf, digest: String },
     #[error("{path}: no image named {name:?} (it has: {available})")]
-    NoSuchImage { path: PathBuf, name: String, available: String },
+    NoSuchImage {
+        path: PathBuf,
+        name: String,
+        available: String,
+    },
     #[error("{path}: holds {count} images; name one (it has: {available})")]
-    Ambiguous { path: PathBuf, count: usize, available: String },
+    Ambiguous {
+        path: PathBuf,
+        count: usize,
+        available: String,
+    },
     #[error("{path}: the image index names no manifest for a wasm platform")]
     NoWasmManifest { path: PathBuf },
     #[error(transparent)]
@@ -73,7 +89,11 @@ fn blob_member(digest: &str) -> String {
     format!("blobs/{}", digest.replacen(':', "/", 1))
 }
 
-fn parse_json<T: serde::de::DeserializeOwned>(root: &Path, file: &str, bytes: &[u8]) -> Result<T, LayoutError> {
+fn parse_json<T: serde::de::DeserializeOwned>(
+    root: &Path,
+    file: &str,
+    bytes: &[u8],
+) -> Result<T, LayoutError> {
     serde_json::from_slice(bytes).map_err(|e| LayoutError::BadJson {
         path: root.to_path_buf(),
         file: file.to_string(),

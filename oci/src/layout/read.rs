@@ -89,13 +89,23 @@ impl LayoutImage {
             if descriptor.media_type() != &MediaType::ImageIndex {
                 break;
             }
-            let nested: ImageIndex = parse_json(root, "nested image index", &tree.read_blob(root, &descriptor)?)?;
+            let nested: ImageIndex = parse_json(
+                root,
+                "nested image index",
+                &tree.read_blob(root, &descriptor)?,
+            )?;
             descriptor = nested
                 .manifests()
                 .iter()
-                .find(|d| d.platform().as_ref().is_some_and(|p| p.architecture() == &Arch::Wasm))
+                .find(|d| {
+                    d.platform()
+                        .as_ref()
+                        .is_some_and(|p| p.architecture() == &Arch::Wasm)
+                })
                 .cloned()
-                .ok_or_else(|| LayoutError::NoWasmManifest { path: root.to_path_buf() })?;
+                .ok_or_else(|| LayoutError::NoWasmManifest {
+                    path: root.to_path_buf(),
+                })?;
         }
         let manifest_bytes = tree.read_blob(root, &descriptor)?;
         let manifest: ImageManifest = parse_json(root, "image manifest", &manifest_bytes)?;
@@ -126,16 +136,26 @@ impl LayoutImage {
             LayerRead::Required => LayerContent::Verified(self.blob(&descriptor)?),
             LayerRead::Optional => match self.blob(&descriptor) {
                 Ok(blob) => LayerContent::Verified(blob),
-                Err(error @ (LayoutError::MissingBlob { .. } | LayoutError::Corrupt { .. })) => LayerContent::Rejected(error),
+                Err(error @ (LayoutError::MissingBlob { .. } | LayoutError::Corrupt { .. })) => {
+                    LayerContent::Rejected(error)
+                }
                 Err(error) => return Err(error),
             },
         };
-        Ok(ImageLayer { descriptor, content })
+        Ok(ImageLayer {
+            descriptor,
+            content,
+        })
     }
 
     /// The whole image in memory, every layer read and verified.
     pub fn read_all(self) -> Result<Image, LayoutError> {
-        let layers = self.manifest.layers().iter().map(|layer| self.blob(layer)).collect::<Result<_, _>>()?;
+        let layers = self
+            .manifest
+            .layers()
+            .iter()
+            .map(|layer| self.blob(layer))
+            .collect::<Result<_, _>>()?;
         let platform = match self.descriptor.platform() {
             Some(p) => p.clone(),
             None => platform_of_config(&self.config.data),
@@ -149,7 +169,10 @@ impl LayoutImage {
     }
 
     fn blob(&self, descriptor: &Descriptor) -> Result<Blob, LayoutError> {
-        Ok(blob_of(descriptor, self.tree.read_blob(&self.root, descriptor)?))
+        Ok(blob_of(
+            descriptor,
+            self.tree.read_blob(&self.root, descriptor)?,
+        ))
     }
 }
 
@@ -178,7 +201,9 @@ impl Tree {
         let mut file = std::fs::File::open(path).map_err(io_err)?;
         let mut magic = [0u8; 4];
         if file.read(&mut magic).map_err(io_err)? == 4 && &magic == b"\0asm" {
-            return Err(not_archive("it is a wasm module; `wasmpack build` packages one".into()));
+            return Err(not_archive(
+                "it is a wasm module; `wasmpack build` packages one".into(),
+            ));
         }
         file.seek(io::SeekFrom::Start(0)).map_err(io_err)?;
         let mut members = HashMap::new();
@@ -220,7 +245,10 @@ impl Tree {
                 let mut file = file.borrow_mut();
                 file.seek(io::SeekFrom::Start(offset)).map_err(io_err)?;
                 let mut data = Vec::new();
-                (&mut *file).take(size).read_to_end(&mut data).map_err(io_err)?;
+                (&mut *file)
+                    .take(size)
+                    .read_to_end(&mut data)
+                    .map_err(io_err)?;
                 if data.len() as u64 != size {
                     return Err(io_err(io::ErrorKind::UnexpectedEof.into()));
                 }
@@ -260,7 +288,11 @@ pub fn verify(root: &Path, descriptor: &Descriptor, data: &[u8]) -> Result<(), L
         reason,
     };
     if data.len() as u64 != descriptor.size() {
-        return Err(corrupt(format!("size {} where {} was expected", data.len(), descriptor.size())));
+        return Err(corrupt(format!(
+            "size {} where {} was expected",
+            data.len(),
+            descriptor.size()
+        )));
     }
     let actual = sha256_digest(data);
     if actual != digest {

@@ -13,7 +13,11 @@ use crate::name::normalize_name;
 
 /// Picks the manifest `name` refers to (full reference, tag, or either
 /// annotation verbatim), or the only one when no name is given.
-pub(super) fn select<'a>(root: &Path, manifests: &'a [Descriptor], name: Option<&str>) -> Result<&'a Descriptor, LayoutError> {
+pub(super) fn select<'a>(
+    root: &Path,
+    manifests: &'a [Descriptor],
+    name: Option<&str>,
+) -> Result<&'a Descriptor, LayoutError> {
     let available = || {
         let names: Vec<String> = manifests
             .iter()
@@ -46,7 +50,10 @@ pub(super) fn select<'a>(root: &Path, manifests: &'a [Descriptor], name: Option<
         .find(|d| {
             let containerd = annotation(d, ANNOTATION_CONTAINERD_NAME);
             let ref_name = annotation(d, ANNOTATION_REF_NAME);
-            containerd == Some(name) || ref_name == Some(name) || (full.is_some() && containerd == full.as_deref()) || d.digest().to_string() == name
+            containerd == Some(name)
+                || ref_name == Some(name)
+                || (full.is_some() && containerd == full.as_deref())
+                || d.digest().to_string() == name
         })
         .ok_or_else(|| LayoutError::NoSuchImage {
             path: root.to_path_buf(),
@@ -58,7 +65,11 @@ pub(super) fn select<'a>(root: &Path, manifests: &'a [Descriptor], name: Option<
 /// The index entry for a manifest: its platform, and for a named image the
 /// tag (`org.opencontainers.image.ref.name`, which skopeo's `oci:` reads) and
 /// the full name (`io.containerd.image.name`, which `docker load` reads).
-pub(super) fn named_descriptor(manifest: &Blob, platform: &Platform, name: Option<&str>) -> Result<Descriptor, LayoutError> {
+pub(super) fn named_descriptor(
+    manifest: &Blob,
+    platform: &Platform,
+    name: Option<&str>,
+) -> Result<Descriptor, LayoutError> {
     let mut descriptor = descriptor_of(manifest);
     descriptor.set_platform(Some(platform.clone()));
     if let Some(name) = name {
@@ -81,9 +92,15 @@ pub(super) fn docker_repo_tag(name: &str) -> Result<Option<String>, LayoutError>
         return Ok(None);
     }
     let short = full.strip_prefix("docker.io/").unwrap_or(&full);
-    Ok(Some(short.strip_prefix("library/").unwrap_or(short).to_string()))
+    Ok(Some(
+        short.strip_prefix("library/").unwrap_or(short).to_string(),
+    ))
 }
 
 pub(super) fn annotation<'a>(descriptor: &'a Descriptor, key: &str) -> Option<&'a str> {
-    descriptor.annotations().as_ref().and_then(|a| a.get(key)).map(String::as_str)
+    descriptor
+        .annotations()
+        .as_ref()
+        .and_then(|a| a.get(key))
+        .map(String::as_str)
 }

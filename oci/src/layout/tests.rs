@@ -24,21 +24,44 @@ fn names_normalize_and_only_digest_pinned_names_lack_a_tag() {
     let tag = |name: &str| normalize_name(name).unwrap().1;
     assert_eq!(
         normalize_name("hello").unwrap(),
-        ("docker.io/library/hello:latest".to_string(), Some("latest".to_string()))
+        (
+            "docker.io/library/hello:latest".to_string(),
+            Some("latest".to_string())
+        )
     );
     assert_eq!(tag("127.0.0.1:5000/demo/hello:1"), Some("1".to_string()));
     assert_eq!(tag(&format!("127.0.0.1:5000/demo/hello@{digest}")), None);
-    assert_eq!(tag(&format!("demo/hello:1@{digest}")), Some("1".to_string()));
+    assert_eq!(
+        tag(&format!("demo/hello:1@{digest}")),
+        Some("1".to_string())
+    );
 
     let dir = tempfile::tempdir().unwrap();
     let archive = dir.path().join("pinned.tar");
-    write_archive(&archive, &image(0), Some(&format!("127.0.0.1:5000/demo/hello@{digest}"))).unwrap();
+    write_archive(
+        &archive,
+        &image(0),
+        Some(&format!("127.0.0.1:5000/demo/hello@{digest}")),
+    )
+    .unwrap();
     let layout = dir.path().join("pinned");
-    save_image(&layout, &image(0), Some(&format!("127.0.0.1:5000/demo/hello@{digest}"))).unwrap();
-    let index: serde_json::Value = serde_json::from_slice(&std::fs::read(layout.join("index.json")).unwrap()).unwrap();
+    save_image(
+        &layout,
+        &image(0),
+        Some(&format!("127.0.0.1:5000/demo/hello@{digest}")),
+    )
+    .unwrap();
+    let index: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(layout.join("index.json")).unwrap()).unwrap();
     let annotations = &index["manifests"][0]["annotations"];
-    assert!(annotations.get(ANNOTATION_REF_NAME).is_none(), "no made-up tag: {annotations}");
-    assert_eq!(annotations[ANNOTATION_CONTAINERD_NAME], format!("127.0.0.1:5000/demo/hello@{digest}"));
+    assert!(
+        annotations.get(ANNOTATION_REF_NAME).is_none(),
+        "no made-up tag: {annotations}"
+    );
+    assert_eq!(
+        annotations[ANNOTATION_CONTAINERD_NAME],
+        format!("127.0.0.1:5000/demo/hello@{digest}")
+    );
 }
 
 #[test]
@@ -48,7 +71,12 @@ fn a_written_layout_reads_back_by_full_name_tag_or_alone() {
     let img = image(0);
     layout.write_image(&img, Some("demo/hello:1")).unwrap();
     let source = ImageSource::from_path(dir.path());
-    for name in [Some("demo/hello:1"), Some("docker.io/demo/hello:1"), Some("1"), None] {
+    for name in [
+        Some("demo/hello:1"),
+        Some("docker.io/demo/hello:1"),
+        Some("1"),
+        None,
+    ] {
         let back = read_image(&source, name).unwrap();
         assert_eq!(back.manifest, img.manifest, "{name:?}");
         assert_eq!(back.layers, img.layers);
@@ -67,9 +95,15 @@ fn retagging_moves_the_name_and_two_names_need_choosing() {
     layout.write_image(&image(1), Some("a:1")).unwrap();
     assert_eq!(layout.index().unwrap().manifests().len(), 1);
     let source = ImageSource::from_path(dir.path());
-    assert_eq!(read_image(&source, None).unwrap().manifest, image(1).manifest);
+    assert_eq!(
+        read_image(&source, None).unwrap().manifest,
+        image(1).manifest
+    );
     layout.write_image(&image(0), Some("b:1")).unwrap();
-    assert!(matches!(read_image(&source, None), Err(LayoutError::Ambiguous { count: 2, .. })));
+    assert!(matches!(
+        read_image(&source, None),
+        Err(LayoutError::Ambiguous { count: 2, .. })
+    ));
 }
 
 #[test]
@@ -97,11 +131,19 @@ fn a_module_or_junk_given_as_an_archive_is_named_as_such() {
     let wasm = dir.path().join("hello.wasm");
     std::fs::write(&wasm, hello_wasm()).unwrap();
     let err = read_image(&ImageSource::from_path(&wasm), None).unwrap_err();
-    assert!(err.to_string().contains("is a wasm module; `wasmpack build` packages one"), "{err}");
+    assert!(
+        err.to_string()
+            .contains("is a wasm module; `wasmpack build` packages one"),
+        "{err}"
+    );
     let junk = dir.path().join("junk.tar");
     std::fs::write(&junk, vec![b'x'; 1024]).unwrap();
     let err = read_image(&ImageSource::from_path(&junk), None).unwrap_err();
-    assert!(err.to_string().starts_with(&format!("{}: not an OCI archive", junk.display())), "{err}");
+    assert!(
+        err.to_string()
+            .starts_with(&format!("{}: not an OCI archive", junk.display())),
+        "{err}"
+    );
 }
 
 #[test]
@@ -116,15 +158,24 @@ fn only_optional_layers_may_be_rejected_and_they_are_reported() {
     let opened = LayoutImage::open(&source, None).unwrap();
     let rejected = opened.layer(0, LayerRead::Optional).unwrap();
     assert!(
-        matches!(&rejected.content, LayerContent::Rejected(LayoutError::Corrupt { .. })),
+        matches!(
+            &rejected.content,
+            LayerContent::Rejected(LayoutError::Corrupt { .. })
+        ),
         "a rejected layer says why: {:?}",
         rejected.content
     );
-    assert!(rejected.blob().is_none(), "a rejected layer carries no data");
+    assert!(
+        rejected.blob().is_none(),
+        "a rejected layer carries no data"
+    );
     assert_eq!(rejected.digest(), img.layers[0].digest);
     let err = opened.layer(0, LayerRead::Required).unwrap_err();
     assert!(matches!(err, LayoutError::Corrupt { .. }), "{err}");
-    assert!(matches!(read_image(&source, None), Err(LayoutError::Corrupt { .. })));
+    assert!(matches!(
+        read_image(&source, None),
+        Err(LayoutError::Corrupt { .. })
+    ));
 
     // A skipped blob is not read, so not judged: even a missing one.
     std::fs::remove_file(&layer).unwrap();
@@ -132,20 +183,29 @@ fn only_optional_layers_may_be_rejected_and_they_are_reported() {
     assert!(matches!(skipped.content, LayerContent::NotRead));
     assert!(skipped.blob().is_none());
     let missing = opened.layer(0, LayerRead::Optional).unwrap();
-    assert!(matches!(missing.content, LayerContent::Rejected(LayoutError::MissingBlob { .. })));
+    assert!(matches!(
+        missing.content,
+        LayerContent::Rejected(LayoutError::MissingBlob { .. })
+    ));
 }
 
 #[test]
 fn layers_are_read_only_when_asked_for_and_verified() {
     let dir = tempfile::tempdir().unwrap();
     let img = image(0);
-    OciLayout::create(dir.path()).unwrap().write_image(&img, None).unwrap();
+    OciLayout::create(dir.path())
+        .unwrap()
+        .write_image(&img, None)
+        .unwrap();
     let opened = LayoutImage::open(&ImageSource::from_path(dir.path()), None).unwrap();
     assert_eq!(opened.config(), &img.config);
     assert_eq!(opened.manifest().layers().len(), 1);
     let layer = opened.layer(0, LayerRead::Required).unwrap();
     assert_eq!(layer.blob(), Some(&img.layers[0]));
-    assert_eq!(opened.layer(0, LayerRead::Optional).unwrap().blob(), Some(&img.layers[0]));
+    assert_eq!(
+        opened.layer(0, LayerRead::Optional).unwrap().blob(),
+        Some(&img.layers[0])
+    );
 }
 
 #[test]
@@ -163,8 +223,17 @@ fn archives_are_reproducible_and_read_back() {
         .unwrap()
         .map(|e| e.unwrap().path().unwrap().to_string_lossy().into_owned())
         .collect();
-    assert!(members.contains(&"manifest.json".to_string()), "{members:?}");
-    let docker: serde_json::Value = serde_json::from_slice(&Tree::read_archive(&a).unwrap().read(&a, "manifest.json").unwrap()).unwrap();
+    assert!(
+        members.contains(&"manifest.json".to_string()),
+        "{members:?}"
+    );
+    let docker: serde_json::Value = serde_json::from_slice(
+        &Tree::read_archive(&a)
+            .unwrap()
+            .read(&a, "manifest.json")
+            .unwrap(),
+    )
+    .unwrap();
     assert_eq!(docker[0]["RepoTags"][0], "demo/hello:latest");
 }
 
@@ -174,7 +243,15 @@ fn save_image_creates_a_layout_whole_or_adds_to_one() {
     let dest = dir.path().join("new/layout");
     save_image(&dest, &image(0), Some("a:1")).unwrap();
     save_image(&dest, &image(1), Some("a:2")).unwrap();
-    assert_eq!(OciLayout::open(&dest).unwrap().index().unwrap().manifests().len(), 2);
+    assert_eq!(
+        OciLayout::open(&dest)
+            .unwrap()
+            .index()
+            .unwrap()
+            .manifests()
+            .len(),
+        2
+    );
     let leftovers: Vec<_> = std::fs::read_dir(dir.path().join("new"))
         .unwrap()
         .map(|e| e.unwrap().file_name())
@@ -188,5 +265,8 @@ fn blob_paths_only_come_from_sha256_digests() {
     let layout = OciLayout::create(dir.path()).unwrap();
     assert!(layout.blob_path("sha256:../../../etc/passwd").is_err());
     assert!(!layout.has_blob("sha512:00"));
-    assert!(matches!(OciLayout::open(&dir.path().join("nope")), Err(LayoutError::NotALayout(_))));
+    assert!(matches!(
+        OciLayout::open(&dir.path().join("nope")),
+        Err(LayoutError::NotALayout(_))
+    ));
 }

@@ -70,15 +70,24 @@ mod tests {
         let wasm = write("a.bin", b"\0asm\x01\0\0\0");
         let elf = write("a.wasm", b"\x7fELF\x02\x01");
         let tar = write("a.tar", b"index.json");
-        assert_eq!(Input::detect(wasm.to_str().unwrap()).unwrap(), Input::Wasm(wasm));
+        assert_eq!(
+            Input::detect(wasm.to_str().unwrap()).unwrap(),
+            Input::Wasm(wasm)
+        );
         assert_eq!(
             Input::detect(elf.to_str().unwrap()).unwrap(),
             Input::Precompiled(elf),
             "content, not the name"
         );
-        assert_eq!(Input::detect(tar.to_str().unwrap()).unwrap(), Input::Image(ImageSource::Archive(tar)));
+        assert_eq!(
+            Input::detect(tar.to_str().unwrap()).unwrap(),
+            Input::Image(ImageSource::Archive(tar))
+        );
         let layout = dir.path().to_str().unwrap();
-        assert_eq!(Input::detect(layout).unwrap(), Input::Image(ImageSource::Layout(dir.path().into())));
+        assert_eq!(
+            Input::detect(layout).unwrap(),
+            Input::Image(ImageSource::Layout(dir.path().into()))
+        );
         assert_eq!(
             Input::detect("localhost:5000/demo/hello:1").unwrap(),
             Input::Remote("localhost:5000/demo/hello:1".into())

@@ -52,7 +52,12 @@ impl AotLayer {
 
     /// The artifact at `path` in the AOT layer `layer`, kept in `store`
     /// when there is one.
-    pub(super) fn in_layer(candidate: AotCandidate, layer: ImageLayer, path: String, store: Option<LayerStore>) -> Self {
+    pub(super) fn in_layer(
+        candidate: AotCandidate,
+        layer: ImageLayer,
+        path: String,
+        store: Option<LayerStore>,
+    ) -> Self {
         AotLayer {
             candidate,
             source: ArtifactSource::Layer {
@@ -76,9 +81,19 @@ impl AotLayer {
                 let stored = store.get(layer)?;
                 resolve_inside(&stored.rootfs, path).map(Artifact::File)
             }
-            ArtifactSource::Layer { layer, path, store: None } => {
-                let bytes = read_file(verified(layer)?, path).map_err(|source| RunError::ArtifactRead { path: path.clone(), source })?;
-                bytes.map(Artifact::Bytes).ok_or_else(|| RunError::ArtifactMissing(path.clone()))
+            ArtifactSource::Layer {
+                layer,
+                path,
+                store: None,
+            } => {
+                let bytes =
+                    read_file(verified(layer)?, path).map_err(|source| RunError::ArtifactRead {
+                        path: path.clone(),
+                        source,
+                    })?;
+                bytes
+                    .map(Artifact::Bytes)
+                    .ok_or_else(|| RunError::ArtifactMissing(path.clone()))
             }
         }
     }

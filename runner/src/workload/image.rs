@@ -25,10 +25,17 @@ use crate::RunError;
 /// stored layer was verified against the same digest when it was added),
 /// except that several file layers are merged in a temporary root, so they
 /// are read; an AOT layer's blob may be rejected, which refuses only it.
-pub(super) fn read(source: &ImageSource, name: Option<&str>, entrypoint: Option<&str>, store: Option<&LayerStore>) -> Result<Workload, RunError> {
+pub(super) fn read(
+    source: &ImageSource,
+    name: Option<&str>,
+    entrypoint: Option<&str>,
+    store: Option<&LayerStore>,
+) -> Result<Workload, RunError> {
     let image = LayoutImage::open(source, name)?;
     let manifest = image.manifest();
-    let is_aot: Vec<bool> = (0..manifest.layers().len()).map(|i| !aot_annotations(manifest, i).is_empty()).collect();
+    let is_aot: Vec<bool> = (0..manifest.layers().len())
+        .map(|i| !aot_annotations(manifest, i).is_empty())
+        .collect();
     let file_layers = is_aot.iter().filter(|aot| !**aot).count();
     let stored = |d: &Descriptor| store.is_some_and(|s| s.has(d.digest().as_ref()));
     let layers = manifest
@@ -62,7 +69,8 @@ pub(super) async fn pull(
     })?;
     let image = pull_image(reference, None, registry).await?;
     let origin = format!("{}/{}", parsed.registry(), parsed.repository());
-    let manifest = ImageManifest::from_reader(image.manifest.data.as_slice()).map_err(RunError::Manifest)?;
+    let manifest =
+        ImageManifest::from_reader(image.manifest.data.as_slice()).map_err(RunError::Manifest)?;
     let layers = manifest
         .layers()
         .iter()
@@ -72,14 +80,28 @@ pub(super) async fn pull(
             content: LayerContent::Verified(blob),
         })
         .collect();
-    from_image(&manifest, &image.config, layers, Some(origin), entrypoint, store)
+    from_image(
+        &manifest,
+        &image.config,
+        layers,
+        Some(origin),
+        entrypoint,
+        store,
+    )
 }
 
 /// Layer `index`'s AOT annotations (empty for a file layer), in the format
 /// the `aot` crate defines.
 fn aot_annotations(manifest: &ImageManifest, index: usize) -> BTreeMap<String, String> {
-    let own = manifest.layers().get(index).and_then(|layer| layer.annotations().as_ref());
-    wasmpack_aot::aot_layer_annotations(own.into_iter().flatten(), manifest.annotations().iter().flatten(), index)
+    let own = manifest
+        .layers()
+        .get(index)
+        .and_then(|layer| layer.annotations().as_ref());
+    wasmpack_aot::aot_layer_annotations(
+        own.into_iter().flatten(),
+        manifest.annotations().iter().flatten(),
+        index,
+    )
 }
 
 /// The workload of an image: `layers` are the manifest's, in its order.
@@ -92,9 +114,14 @@ fn from_image(
     store: Option<&LayerStore>,
 ) -> Result<Workload, RunError> {
     let (entrypoint, cmd, env) = if config.media_type == MEDIA_TYPE_WASM_CONFIG {
-        (vec![format!("/{ARTIFACT_MODULE_FILE}")], Vec::new(), Vec::new())
+        (
+            vec![format!("/{ARTIFACT_MODULE_FILE}")],
+            Vec::new(),
+            Vec::new(),
+        )
     } else {
-        let config = ImageConfiguration::from_reader(config.data.as_slice()).map_err(RunError::ImageConfig)?;
+        let config = ImageConfiguration::from_reader(config.data.as_slice())
+            .map_err(RunError::ImageConfig)?;
         let runtime = config.config().clone().unwrap_or_default();
         let env = runtime
             .env()
@@ -116,7 +143,11 @@ fn from_image(
         Some(path) => (vec![path.to_string()], Vec::new()),
         None => (entrypoint, cmd),
     };
-    let module_path = entrypoint.first().or(cmd.first()).cloned().ok_or(RunError::NoEntrypoint)?;
+    let module_path = entrypoint
+        .first()
+        .or(cmd.first())
+        .cloned()
+        .ok_or(RunError::NoEntrypoint)?;
 
     let mut aot = Vec::new();
     let mut files = Vec::new();
@@ -126,7 +157,9 @@ fn from_image(
             files.push(layer);
             continue;
         }
-        let target = annotations.get(ANNOTATION_TARGET).map_or("", String::as_str);
+        let target = annotations
+            .get(ANNOTATION_TARGET)
+            .map_or("", String::as_str);
         let path = wasmpack_aot::artifact_path(&module_path, target);
         let defect = match &layer.content {
             LayerContent::Rejected(why) => Some(crate::one_line(why)),
@@ -173,7 +206,10 @@ mod tests {
             ..Default::default()
         })
         .unwrap();
-        OciLayout::create(dir).unwrap().write_image(&image, None).unwrap();
+        OciLayout::create(dir)
+            .unwrap()
+            .write_image(&image, None)
+            .unwrap();
         image
     }
 
@@ -183,11 +219,23 @@ mod tests {
         let layout = dir.path().join("layout");
         let image = layout_with_aot(&layout);
         let source = ImageSource::Layout(layout.clone());
-        let blob = |i: usize| OciLayout::open(&layout).unwrap().blob_path(&image.layers[i].digest).unwrap();
+        let blob = |i: usize| {
+            OciLayout::open(&layout)
+                .unwrap()
+                .blob_path(&image.layers[i].digest)
+                .unwrap()
+        };
         std::fs::write(blob(1), b"tampered").unwrap();
         let workload = read(&source, None, None, None).unwrap();
-        let defect = workload.aot[0].candidate.defect.as_deref().unwrap_or_default();
-        assert!(defect.contains("does not match"), "the rejection says why: {defect}");
+        let defect = workload.aot[0]
+            .candidate
+            .defect
+            .as_deref()
+            .unwrap_or_default();
+        assert!(
+            defect.contains("does not match"),
+            "the rejection says why: {defect}"
+        );
 
         // Stored once, the layers' blobs are not read again: damaged, they
         // are not even noticed.
@@ -200,7 +248,10 @@ mod tests {
         assert!(matches!(workload.code, Code::Wasm { .. }));
         assert!(workload.rootfs.unwrap().path().join("hello.wasm").is_file());
         // Without the store the damaged file layer is required: it fails.
-        assert!(matches!(read(&source, None, None, None), Err(RunError::Layout(_))));
+        assert!(matches!(
+            read(&source, None, None, None),
+            Err(RunError::Layout(_))
+        ));
     }
 
     #[test]
@@ -223,10 +274,19 @@ mod tests {
             layer(""),
         );
         let manifest = ImageManifest::from_reader(json.as_bytes()).unwrap();
-        assert!(aot_annotations(&manifest, 0).is_empty(), "the module's layer");
-        assert_eq!(aot_annotations(&manifest, 1)[ANNOTATION_TARGET], "x86_64-unknown-linux-gnu");
+        assert!(
+            aot_annotations(&manifest, 0).is_empty(),
+            "the module's layer"
+        );
+        assert_eq!(
+            aot_annotations(&manifest, 1)[ANNOTATION_TARGET],
+            "x86_64-unknown-linux-gnu"
+        );
         let from_manifest = aot_annotations(&manifest, 2);
-        assert_eq!(from_manifest[ANNOTATION_TARGET], "aarch64-unknown-linux-gnu");
+        assert_eq!(
+            from_manifest[ANNOTATION_TARGET],
+            "aarch64-unknown-linux-gnu"
+        );
         assert_eq!(from_manifest["dev.wasmpack.aot.engine-hash"], "h2");
         assert!(aot_annotations(&manifest, 7).is_empty());
     }

@@ -46,9 +46,14 @@ impl ModuleBytes {
     pub fn read(&self) -> Result<Cow<'_, [u8]>, RunError> {
         match self {
             ModuleBytes::InMemory(bytes) => Ok(Cow::Borrowed(bytes)),
-            ModuleBytes::File(path) => std::fs::read(path)
-                .map(Cow::Owned)
-                .map_err(|source| RunError::Io { path: path.clone(), source }),
+            ModuleBytes::File(path) => {
+                std::fs::read(path)
+                    .map(Cow::Owned)
+                    .map_err(|source| RunError::Io {
+                        path: path.clone(),
+                        source,
+                    })
+            }
         }
     }
 
@@ -98,7 +103,10 @@ pub async fn load(
     }
     match input {
         Input::Wasm(path) => {
-            let bytes = std::fs::read(path).map_err(|source| RunError::Io { path: path.clone(), source })?;
+            let bytes = std::fs::read(path).map_err(|source| RunError::Io {
+                path: path.clone(),
+                source,
+            })?;
             let (module, digest) = hashed(bytes);
             Ok(Workload::bare(Code::Wasm { module, digest }, path))
         }
@@ -130,8 +138,10 @@ impl Workload {
 }
 
 fn file_name(path: &Path) -> String {
-    path.file_name()
-        .map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned())
+    path.file_name().map_or_else(
+        || path.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    )
 }
 
 fn hashed(bytes: Vec<u8>) -> (ModuleBytes, String) {

@@ -33,11 +33,18 @@ impl Rootfs {
 
 /// The root made of the image's file `layers`, and the module at
 /// `module_path` in it with its digest.
-pub(super) fn unpack(layers: &[ImageLayer], module_path: &str, store: Option<&LayerStore>) -> Result<(Rootfs, ModuleBytes, String), RunError> {
+pub(super) fn unpack(
+    layers: &[ImageLayer],
+    module_path: &str,
+    store: Option<&LayerStore>,
+) -> Result<(Rootfs, ModuleBytes, String), RunError> {
     if let (Some(store), [layer]) = (store, layers) {
         let stored = store.get(layer)?;
         let (module, digest) = match stored.file_digest(module_path) {
-            Some(digest) => (ModuleBytes::File(resolve_inside(&stored.rootfs, module_path)?), digest.to_string()),
+            Some(digest) => (
+                ModuleBytes::File(resolve_inside(&stored.rootfs, module_path)?),
+                digest.to_string(),
+            ),
             // A symlinked entrypoint: resolved and hashed now.
             None => hashed(read_inside(&stored.rootfs, module_path)?),
         };
@@ -81,7 +88,9 @@ pub fn resolve_inside(root: &Path, path: &str) -> Result<PathBuf, RunError> {
             source,
         })?;
     if !resolved.starts_with(&root) {
-        return Err(RunError::OutsideImage { path: path.to_string() });
+        return Err(RunError::OutsideImage {
+            path: path.to_string(),
+        });
     }
     Ok(resolved)
 }
@@ -101,6 +110,9 @@ mod tests {
         assert!(err.to_string().contains("outside the image"), "{err}");
         let err = read_inside(&root, "/../secret").unwrap_err();
         assert!(err.to_string().contains("outside the image"), "{err}");
-        assert!(read_inside(&root, "/missing.wasm").unwrap_err().to_string().contains("not in the image"));
+        assert!(read_inside(&root, "/missing.wasm")
+            .unwrap_err()
+            .to_string()
+            .contains("not in the image"));
     }
 }

@@ -22,11 +22,18 @@ pub(super) struct Flags(Vec<(&'static str, String)>);
 
 impl Flags {
     pub(super) fn value(&self, name: &str) -> Option<&str> {
-        self.0.iter().find(|(n, _)| *n == name).map(|(_, v)| v.as_str())
+        self.0
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| v.as_str())
     }
 
     pub(super) fn values(&self, name: &str) -> Vec<String> {
-        self.0.iter().filter(|(n, _)| *n == name).map(|(_, v)| v.clone()).collect()
+        self.0
+            .iter()
+            .filter(|(n, _)| *n == name)
+            .map(|(_, v)| v.clone())
+            .collect()
     }
 }
 

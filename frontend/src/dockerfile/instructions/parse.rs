@@ -3,7 +3,10 @@
 
 use super::flags::{parse_flags, FlagKind};
 use super::suggest::suggest;
-use super::{ArgDecl, Copy, Dockerfile, GlobalArg, Healthcheck, Instruction, LocatedInstruction, Network, Run, Security, ShellOrExec, Stage};
+use super::{
+    ArgDecl, Copy, Dockerfile, GlobalArg, Healthcheck, Instruction, LocatedInstruction, Network,
+    Run, Security, ShellOrExec, Stage,
+};
 use crate::dockerfile::expand::{split_words, Lexer, Variables};
 use crate::dockerfile::mount::Mount;
 use crate::dockerfile::parser::{self, is_separator, split_first_word, Node};
@@ -32,8 +35,17 @@ impl Dockerfile {
                         instruction,
                     }),
                     None => match instruction {
-                        Instruction::Arg(args) => global_args.extend(args.into_iter().map(|arg| GlobalArg { line: node.start_line, arg })),
-                        other => return Err(at(ErrorKind::InstructionBeforeFrom { keyword: other.keyword() })),
+                        Instruction::Arg(args) => {
+                            global_args.extend(args.into_iter().map(|arg| GlobalArg {
+                                line: node.start_line,
+                                arg,
+                            }))
+                        }
+                        other => {
+                            return Err(at(ErrorKind::InstructionBeforeFrom {
+                                keyword: other.keyword(),
+                            }))
+                        }
                     },
                 },
             }
@@ -122,7 +134,10 @@ fn invalid_arguments(keyword: &'static str, node: &Node, problem: &str) -> Error
 /// Arguments split on whitespace, quotes not special (FROM; COPY in shell
 /// form), as BuildKit does.
 fn whitespace_separated(text: &str) -> Vec<String> {
-    text.split(is_separator).filter(|word| !word.is_empty()).map(str::to_string).collect()
+    text.split(is_separator)
+        .filter(|word| !word.is_empty())
+        .map(str::to_string)
+        .collect()
 }
 
 fn parse_from(node: &Node) -> Result<Stage, ErrorKind> {
@@ -167,7 +182,11 @@ fn parse_arg(node: &Node, escape: char) -> Result<Instruction, ErrorKind> {
     parse_flags("ARG", node, &[], &[])?;
     let words = split_words(&node.args, escape);
     if words.is_empty() {
-        return Err(invalid_arguments("ARG", node, "expected ARG <name>[=<default>] ..."));
+        return Err(invalid_arguments(
+            "ARG",
+            node,
+            "expected ARG <name>[=<default>] ...",
+        ));
     }
     let decls = words
         .into_iter()
@@ -177,7 +196,11 @@ fn parse_arg(node: &Node, escape: char) -> Result<Instruction, ErrorKind> {
                 None => (word.clone(), None),
             };
             if name.is_empty() {
-                return Err(invalid_arguments("ARG", node, "an ARG name cannot be empty"));
+                return Err(invalid_arguments(
+                    "ARG",
+                    node,
+                    "an ARG name cannot be empty",
+                ));
             }
             Ok(ArgDecl { name, default })
         })
@@ -187,11 +210,19 @@ fn parse_arg(node: &Node, escape: char) -> Result<Instruction, ErrorKind> {
 
 /// ENV and LABEL: `name=value ...`, or the legacy `name value` form (one
 /// pair; the value is the rest of the line) when the first word has no `=`.
-fn parse_pairs(keyword: &'static str, node: &Node, escape: char) -> Result<Vec<(String, String)>, ErrorKind> {
+fn parse_pairs(
+    keyword: &'static str,
+    node: &Node,
+    escape: char,
+) -> Result<Vec<(String, String)>, ErrorKind> {
     parse_flags(keyword, node, &[], &[])?;
     let words = split_words(&node.args, escape);
     let Some(first) = words.first() else {
-        return Err(invalid_arguments(keyword, node, "expected <name>=<value> ..."));
+        return Err(invalid_arguments(
+            keyword,
+            node,
+            "expected <name>=<value> ...",
+        ));
     };
     if !first.contains('=') {
         let (name, value) = split_first_word(&node.args);
@@ -225,7 +256,11 @@ fn parse_pairs(keyword: &'static str, node: &Node, escape: char) -> Result<Vec<(
 fn parse_workdir(node: &Node) -> Result<Instruction, ErrorKind> {
     parse_flags("WORKDIR", node, &[], &[])?;
     if node.args.is_empty() {
-        return Err(invalid_arguments("WORKDIR", node, "expected WORKDIR <path>"));
+        return Err(invalid_arguments(
+            "WORKDIR",
+            node,
+            "expected WORKDIR <path>",
+        ));
     }
     Ok(Instruction::Workdir(node.args.clone()))
 }
@@ -241,7 +276,11 @@ fn parse_run(node: &Node) -> Result<Instruction, ErrorKind> {
     let flags = parse_flags(
         "RUN",
         node,
-        &[("mount", FlagKind::Repeated), ("network", FlagKind::Value), ("security", FlagKind::Value)],
+        &[
+            ("mount", FlagKind::Repeated),
+            ("network", FlagKind::Value),
+            ("security", FlagKind::Value),
+        ],
         &["device"],
     )?;
     let invalid = |flag: String, problem: String| ErrorKind::InvalidFlag {
@@ -273,10 +312,14 @@ fn parse_run(node: &Node) -> Result<Instruction, ErrorKind> {
     let mounts = flags
         .values("mount")
         .iter()
-        .map(|value| Mount::parse(value).map_err(|problem| invalid(format!("--mount={value}"), problem)))
+        .map(|value| {
+            Mount::parse(value).map_err(|problem| invalid(format!("--mount={value}"), problem))
+        })
         .collect::<Result<_, _>>()?;
     let command = command_form(node);
-    if matches!(&command, ShellOrExec::Shell(s) if s.is_empty()) || matches!(&command, ShellOrExec::Exec(argv) if argv.is_empty()) {
+    if matches!(&command, ShellOrExec::Shell(s) if s.is_empty())
+        || matches!(&command, ShellOrExec::Exec(argv) if argv.is_empty())
+    {
         return Err(invalid_arguments("RUN", node, "expected a command to run"));
     }
     Ok(Instruction::Run(Run {
@@ -294,7 +337,11 @@ fn parse_command(keyword: &'static str, node: &Node) -> Result<ShellOrExec, Erro
     parse_flags(keyword, node, &[], &[])?;
     let command = command_form(node);
     if command == ShellOrExec::Shell(String::new()) {
-        return Err(invalid_arguments(keyword, node, "expected a command; write [] to clear it"));
+        return Err(invalid_arguments(
+            keyword,
+            node,
+            "expected a command; write [] to clear it",
+        ));
     }
     Ok(command)
 }
@@ -309,7 +356,10 @@ fn parse_copy(keyword: &'static str, node: &Node, escape: char) -> Result<Copy, 
         ("exclude", FlagKind::Repeated),
     ];
     let own: &[(&'static str, FlagKind)] = match keyword {
-        "ADD" => &[("checksum", FlagKind::Value), ("keep-git-dir", FlagKind::Bool)],
+        "ADD" => &[
+            ("checksum", FlagKind::Value),
+            ("keep-git-dir", FlagKind::Bool),
+        ],
         _ => &[("from", FlagKind::Value), ("parents", FlagKind::Bool)],
     };
     let flags = parse_flags(keyword, node, &[&common[..], own].concat(), &[])?;
@@ -317,24 +367,41 @@ fn parse_copy(keyword: &'static str, node: &Node, escape: char) -> Result<Copy, 
         Some(words) => words.clone(),
         None => whitespace_separated(&node.args),
     };
-    let Some((dest, sources)) = words.split_last().filter(|(_, sources)| !sources.is_empty()) else {
-        return Err(invalid_arguments(keyword, node, &format!("expected {keyword} <source>... <destination>")));
+    let Some((dest, sources)) = words
+        .split_last()
+        .filter(|(_, sources)| !sources.is_empty())
+    else {
+        return Err(invalid_arguments(
+            keyword,
+            node,
+            &format!("expected {keyword} <source>... <destination>"),
+        ));
     };
     if parser::parse_heredoc_marker(dest).is_some() {
-        return Err(invalid_arguments(keyword, node, "the destination cannot be a heredoc"));
+        return Err(invalid_arguments(
+            keyword,
+            node,
+            "the destination cannot be a heredoc",
+        ));
     }
 
     let mut paths = Vec::new();
     let mut heredocs = Vec::new();
     for source in sources {
-        let heredoc = parser::parse_heredoc_marker(source).and_then(|marker| node.heredocs.iter().find(|h| h.name == marker.name));
+        let heredoc = parser::parse_heredoc_marker(source)
+            .and_then(|marker| node.heredocs.iter().find(|h| h.name == marker.name));
         match heredoc {
             Some(heredoc) => heredocs.push(heredoc.clone()),
             None => paths.push(source.clone()),
         }
     }
 
-    let non_empty = |name| flags.value(name).filter(|v| !v.is_empty()).map(str::to_string);
+    let non_empty = |name| {
+        flags
+            .value(name)
+            .filter(|v| !v.is_empty())
+            .map(str::to_string)
+    };
     let from = non_empty("from");
     if let Some(from) = &from {
         // The stage graph must be known before any expansion, so BuildKit
@@ -368,7 +435,11 @@ fn parse_copy(keyword: &'static str, node: &Node, escape: char) -> Result<Copy, 
 fn parse_single(keyword: &'static str, node: &Node) -> Result<String, ErrorKind> {
     parse_flags(keyword, node, &[], &[])?;
     if node.args.is_empty() {
-        return Err(invalid_arguments(keyword, node, &format!("{keyword} takes exactly one argument")));
+        return Err(invalid_arguments(
+            keyword,
+            node,
+            &format!("{keyword} takes exactly one argument"),
+        ));
     }
     Ok(node.args.clone())
 }
@@ -377,7 +448,11 @@ fn parse_expose(node: &Node) -> Result<Instruction, ErrorKind> {
     parse_flags("EXPOSE", node, &[], &[])?;
     let mut ports = whitespace_separated(&node.args);
     if ports.is_empty() {
-        return Err(invalid_arguments("EXPOSE", node, "expected EXPOSE <port>[/<protocol>] ..."));
+        return Err(invalid_arguments(
+            "EXPOSE",
+            node,
+            "expected EXPOSE <port>[/<protocol>] ...",
+        ));
     }
     // BuildKit sorts the specs as written, before expanding them.
     ports.sort();
@@ -391,7 +466,11 @@ fn parse_volume(node: &Node) -> Result<Instruction, ErrorKind> {
         None => whitespace_separated(&node.args),
     };
     if volumes.is_empty() || volumes.iter().any(String::is_empty) {
-        return Err(invalid_arguments("VOLUME", node, "a volume cannot be an empty string"));
+        return Err(invalid_arguments(
+            "VOLUME",
+            node,
+            "a volume cannot be an empty string",
+        ));
     }
     Ok(Instruction::Volume(volumes))
 }
@@ -400,7 +479,11 @@ fn parse_shell(node: &Node) -> Result<Instruction, ErrorKind> {
     parse_flags("SHELL", node, &[], &[])?;
     match &node.json_args {
         Some(argv) if !argv.is_empty() => Ok(Instruction::Shell(argv.clone())),
-        Some(_) => Err(invalid_arguments("SHELL", node, "the shell cannot be empty")),
+        Some(_) => Err(invalid_arguments(
+            "SHELL",
+            node,
+            "the shell cannot be empty",
+        )),
         None => Err(invalid_arguments(
             "SHELL",
             node,
@@ -414,8 +497,20 @@ fn parse_onbuild(node: &Node) -> Result<Instruction, ErrorKind> {
     let (trigger, _) = split_first_word(&node.args);
     let upper = trigger.to_ascii_uppercase();
     match upper.as_str() {
-        "" => return Err(invalid_arguments("ONBUILD", node, "expected ONBUILD <instruction>")),
-        "ONBUILD" => return Err(invalid_arguments("ONBUILD", node, "chaining ONBUILD via ONBUILD ONBUILD is not allowed")),
+        "" => {
+            return Err(invalid_arguments(
+                "ONBUILD",
+                node,
+                "expected ONBUILD <instruction>",
+            ))
+        }
+        "ONBUILD" => {
+            return Err(invalid_arguments(
+                "ONBUILD",
+                node,
+                "chaining ONBUILD via ONBUILD ONBUILD is not allowed",
+            ))
+        }
         "FROM" | "MAINTAINER" => {
             return Err(invalid_arguments(
                 "ONBUILD",
@@ -444,7 +539,12 @@ fn parse_onbuild(node: &Node) -> Result<Instruction, ErrorKind> {
 
 /// An ONBUILD trigger read back from an image config, as the instruction
 /// it runs at the start of a stage built on that image.
-pub fn parse_trigger(file_name: &str, line: usize, text: &str, escape: char) -> Result<Instruction, Error> {
+pub fn parse_trigger(
+    file_name: &str,
+    line: usize,
+    text: &str,
+    escape: char,
+) -> Result<Instruction, Error> {
     let at = |kind| Error::new(file_name, line, kind);
     let parsed = parser::parse(file_name, text).map_err(|e| at(e.kind))?;
     let [node] = parsed.nodes.as_slice() else {
@@ -470,7 +570,11 @@ fn parse_healthcheck(node: &Node) -> Result<Healthcheck, ErrorKind> {
     if kind == "NONE" {
         parse_flags("HEALTHCHECK", node, &[], &[])?;
         if !rest.is_empty() {
-            return Err(invalid_arguments("HEALTHCHECK", node, "HEALTHCHECK NONE takes no arguments"));
+            return Err(invalid_arguments(
+                "HEALTHCHECK",
+                node,
+                "HEALTHCHECK NONE takes no arguments",
+            ));
         }
         return Ok(Healthcheck {
             test: vec![kind],
@@ -495,7 +599,13 @@ fn parse_healthcheck(node: &Node) -> Result<Healthcheck, ErrorKind> {
     let test = match parser::parse_json_array(rest)? {
         Some(argv) if !argv.is_empty() => [vec!["CMD".to_string()], argv].concat(),
         None if !rest.is_empty() => vec!["CMD-SHELL".to_string(), rest.to_string()],
-        _ => return Err(invalid_arguments("HEALTHCHECK", node, "missing command after HEALTHCHECK CMD")),
+        _ => {
+            return Err(invalid_arguments(
+                "HEALTHCHECK",
+                node,
+                "missing command after HEALTHCHECK CMD",
+            ))
+        }
     };
     let invalid = |name: &str, text: &str, problem: &str| ErrorKind::InvalidFlag {
         keyword: "HEALTHCHECK",
@@ -503,18 +613,30 @@ fn parse_healthcheck(node: &Node) -> Result<Healthcheck, ErrorKind> {
         problem: problem.to_string(),
     };
     let duration = |name: &str| -> Result<i64, ErrorKind> {
-        let Some(text) = flags.value(name) else { return Ok(0) };
+        let Some(text) = flags.value(name) else {
+            return Ok(0);
+        };
         match parse_duration(text) {
             Some(ns) if ns == 0 || ns >= 1_000_000 => Ok(ns),
             Some(_) => Err(invalid(name, text, "cannot be less than 1ms")),
-            None => Err(invalid(name, text, "expected a duration such as 30s, 1m30s or 500ms")),
+            None => Err(invalid(
+                name,
+                text,
+                "expected a duration such as 30s, 1m30s or 500ms",
+            )),
         }
     };
     let retries = match flags.value("retries") {
         None => 0,
         Some(text) => match text.parse::<i32>() {
             Ok(n) if n >= 0 => i64::from(n),
-            _ => return Err(invalid("retries", text, "expected a number of retries, 0 or more")),
+            _ => {
+                return Err(invalid(
+                    "retries",
+                    text,
+                    "expected a number of retries, 0 or more",
+                ))
+            }
         },
     };
     Ok(Healthcheck {
@@ -542,10 +664,14 @@ fn parse_duration(text: &str) -> Option<i64> {
     }
     let mut total = 0.0;
     while !rest.is_empty() {
-        let number_end = rest.find(|c: char| !c.is_ascii_digit() && c != '.').unwrap_or(rest.len());
+        let number_end = rest
+            .find(|c: char| !c.is_ascii_digit() && c != '.')
+            .unwrap_or(rest.len());
         let number: f64 = rest[..number_end].parse().ok()?;
         rest = &rest[number_end..];
-        let unit_end = rest.find(|c: char| c.is_ascii_digit() || c == '.').unwrap_or(rest.len());
+        let unit_end = rest
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(rest.len());
         let scale = match &rest[..unit_end] {
             "ns" => 1.0,
             "us" | "µs" | "μs" => 1e3,

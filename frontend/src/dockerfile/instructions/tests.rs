@@ -21,11 +21,17 @@ fn parse_err(text: &str) -> String {
 fn instructions(text: &str) -> Vec<Instruction> {
     let dockerfile = parse_ok(text);
     assert_eq!(dockerfile.stages.len(), 1);
-    dockerfile.stages[0].instructions.iter().map(|i| i.instruction.clone()).collect()
+    dockerfile.stages[0]
+        .instructions
+        .iter()
+        .map(|i| i.instruction.clone())
+        .collect()
 }
 
 fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
-    list.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    list.iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
 }
 
 /// Docker's Rust-to-wasm walkthrough, in the shape its guide uses.
@@ -34,12 +40,22 @@ const RUST_WASM_WALKTHROUGH: &str = include_str!("../../../testdata/rust-to-wasm
 #[test]
 fn rust_to_wasm_walkthrough() {
     let dockerfile = parse_ok(RUST_WASM_WALKTHROUGH);
-    assert_eq!(dockerfile.directives.syntax.as_deref(), Some("docker/dockerfile:1"));
+    assert_eq!(
+        dockerfile.directives.syntax.as_deref(),
+        Some("docker/dockerfile:1")
+    );
     assert!(dockerfile.global_args.is_empty());
     let heads: Vec<_> = dockerfile
         .stages
         .iter()
-        .map(|s| (s.name.as_deref(), s.from.as_str(), s.platform.as_deref(), s.line))
+        .map(|s| {
+            (
+                s.name.as_deref(),
+                s.from.as_str(),
+                s.platform.as_deref(),
+                s.line,
+            )
+        })
         .collect();
     assert_eq!(
         heads,
@@ -64,7 +80,10 @@ fn rust_to_wasm_walkthrough() {
 
     let build = &dockerfile.stages[1].instructions;
     assert_eq!(build.len(), 3);
-    assert_eq!(build[2].source, "RUN cargo build --target wasm32-wasi --release");
+    assert_eq!(
+        build[2].source,
+        "RUN cargo build --target wasm32-wasi --release"
+    );
 
     let last = &dockerfile.stages[2].instructions;
     assert_eq!(
@@ -104,7 +123,10 @@ fn keywords_are_case_insensitive() {
             security: Security::Sandbox,
         })
     );
-    assert_eq!(dockerfile.stages[0].instructions[1].instruction, Instruction::Workdir("/x".into()));
+    assert_eq!(
+        dockerfile.stages[0].instructions[1].instruction,
+        Instruction::Workdir("/x".into())
+    );
 }
 
 #[test]
@@ -115,7 +137,14 @@ fn global_args_and_several_args_per_line() {
         .iter()
         .map(|g| (g.line, g.arg.name.as_str(), g.arg.default.as_deref()))
         .collect();
-    assert_eq!(globals, [(1, "A", None), (1, "B", Some("\"two words\"")), (2, "C", Some(""))]);
+    assert_eq!(
+        globals,
+        [
+            (1, "A", None),
+            (1, "B", Some("\"two words\"")),
+            (2, "C", Some(""))
+        ]
+    );
     assert_eq!(
         dockerfile.stages[0].instructions[0].instruction,
         Instruction::Arg(vec![
@@ -145,7 +174,10 @@ fn env_and_label_forms() {
         [
             Instruction::Env(pairs(&[("A", "1"), ("B", "\"x y\""), ("C", "z\\ w")])),
             Instruction::Env(pairs(&[("LEGACY", "some value  here")])),
-            Instruction::Label(pairs(&[("org.opencontainers.image.title", "\"hello\""), ("version", "1")])),
+            Instruction::Label(pairs(&[
+                ("org.opencontainers.image.title", "\"hello\""),
+                ("version", "1")
+            ])),
             Instruction::Label(pairs(&[("legacy", "spaced value")])),
         ]
     );
@@ -165,7 +197,10 @@ fn env_errors() {
         parse_err("FROM x\nLABEL =v\n"),
         "Dockerfile:2: LABEL \"=v\": the name before '=' cannot be empty"
     );
-    assert_eq!(parse_err("FROM x\nENV\n"), "Dockerfile:2: ENV \"\": expected <name>=<value> ...");
+    assert_eq!(
+        parse_err("FROM x\nENV\n"),
+        "Dockerfile:2: ENV \"\": expected <name>=<value> ..."
+    );
 }
 
 #[test]
@@ -225,7 +260,10 @@ fn run_errors() {
         parse_err("FROM x\nRUN --mnt=type=cache true\n"),
         "Dockerfile:2: unknown flag \"--mnt\" on RUN: did you mean --mount?"
     );
-    assert_eq!(parse_err("FROM x\nRUN\n"), "Dockerfile:2: RUN \"\": expected a command to run");
+    assert_eq!(
+        parse_err("FROM x\nRUN\n"),
+        "Dockerfile:2: RUN \"\": expected a command to run"
+    );
     assert_eq!(
         parse_err("FROM x\nRUN --network=none --network=host true\n"),
         "Dockerfile:2: flag \"--network\" on RUN: given more than once"
@@ -300,8 +338,18 @@ fn copy_heredocs() {
         panic!("{parsed:?}");
     };
     assert_eq!(copy.sources, ["real.txt"]);
-    let heredocs: Vec<_> = copy.heredocs.iter().map(|h| (h.name.as_str(), h.content.as_str(), h.expand)).collect();
-    assert_eq!(heredocs, [("one.txt", "first $A\n", true), ("two.txt", "second $A\n", false)]);
+    let heredocs: Vec<_> = copy
+        .heredocs
+        .iter()
+        .map(|h| (h.name.as_str(), h.content.as_str(), h.expand))
+        .collect();
+    assert_eq!(
+        heredocs,
+        [
+            ("one.txt", "first $A\n", true),
+            ("two.txt", "second $A\n", false)
+        ]
+    );
 }
 
 #[test]
@@ -368,7 +416,10 @@ fn unknown_instruction_with_suggestion() {
         parse_err("FROM x\nworkdri /a\n"),
         "Dockerfile:2: unknown instruction \"workdri\": did you mean workdir?"
     );
-    assert_eq!(parse_err("FROM x\nFROBNICATE\n"), "Dockerfile:2: unknown instruction \"FROBNICATE\"");
+    assert_eq!(
+        parse_err("FROM x\nFROBNICATE\n"),
+        "Dockerfile:2: unknown instruction \"FROBNICATE\""
+    );
 }
 
 #[test]
@@ -414,7 +465,12 @@ fn healthcheck_forms() {
     assert_eq!(
         parsed[0],
         Instruction::Healthcheck(Healthcheck {
-            test: vec!["CMD".into(), "curl".into(), "-f".into(), "http://localhost/".into()],
+            test: vec![
+                "CMD".into(),
+                "curl".into(),
+                "-f".into(),
+                "http://localhost/".into()
+            ],
             interval: 30_000_000_000,
             timeout: 90_000_000_000,
             start_period: 500_000_000,
@@ -425,7 +481,10 @@ fn healthcheck_forms() {
     assert_eq!(
         parsed[1],
         Instruction::Healthcheck(Healthcheck {
-            test: vec!["CMD-SHELL".into(), "curl -f http://localhost/ || exit 1".into()],
+            test: vec![
+                "CMD-SHELL".into(),
+                "curl -f http://localhost/ || exit 1".into()
+            ],
             ..Healthcheck::default()
         })
     );
@@ -442,16 +501,25 @@ fn errors_in_metadata_instructions() {
         ("HEALTHCHECK RUN true", "expected HEALTHCHECK [options] CMD"),
         ("SHELL /bin/bash -c", "SHELL requires the JSON form"),
         ("ONBUILD ONBUILD RUN true", "chaining ONBUILD"),
-        ("ONBUILD FROM x", "FROM is not allowed as an ONBUILD trigger"),
+        (
+            "ONBUILD FROM x",
+            "FROM is not allowed as an ONBUILD trigger",
+        ),
         ("ONBUILD RUNN true", "did you mean RUN"),
         ("VOLUME [\"\"]", "cannot be an empty string"),
         ("USER", "USER takes exactly one argument"),
         ("EXPOSE", "expected EXPOSE"),
         ("ADD --from=a b /c", "unknown flag \"--from\" on ADD"),
-        ("COPY --checksum=sha256:0 a /b", "unknown flag \"--checksum\" on COPY"),
+        (
+            "COPY --checksum=sha256:0 a /b",
+            "unknown flag \"--checksum\" on COPY",
+        ),
     ] {
         let err = parse_err(&format!("FROM x\n{line}\n"));
-        assert!(err.starts_with("Dockerfile:2: ") && err.contains(expected), "{line}: {err}");
+        assert!(
+            err.starts_with("Dockerfile:2: ") && err.contains(expected),
+            "{line}: {err}"
+        );
     }
 }
 
@@ -461,8 +529,13 @@ fn onbuild_triggers_parse_back() {
         parse_trigger("Dockerfile", 4, "ENV A=1", '\\').unwrap(),
         Instruction::Env(vec![("A".into(), "1".into())])
     );
-    let err = parse_trigger("Dockerfile", 4, "FROM x", '\\').unwrap_err().to_string();
-    assert!(err.starts_with("Dockerfile:4: ") && err.contains("FROM is not allowed"), "{err}");
+    let err = parse_trigger("Dockerfile", 4, "FROM x", '\\')
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.starts_with("Dockerfile:4: ") && err.contains("FROM is not allowed"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -476,7 +549,10 @@ fn from_errors() {
         "Dockerfile:1: invalid stage name \"1st\": it must start with a letter and contain \
          only letters, digits, '-', '_' and '.'"
     );
-    assert!(parse_err("FROM a AS Bad/Name\n").contains("\"Bad/Name\""), "shown as written");
+    assert!(
+        parse_err("FROM a AS Bad/Name\n").contains("\"Bad/Name\""),
+        "shown as written"
+    );
     assert_eq!(
         parse_err("FROM --plaform=linux/amd64 a\n"),
         "Dockerfile:1: unknown flag \"--plaform\" on FROM: did you mean --platform?"
@@ -493,12 +569,19 @@ fn from_errors() {
 
 #[test]
 fn flags_on_instructions_without_flags() {
-    assert_eq!(parse_err("FROM a\nWORKDIR --x=1 /a\n"), "Dockerfile:2: unknown flag \"--x\" on WORKDIR");
+    assert_eq!(
+        parse_err("FROM a\nWORKDIR --x=1 /a\n"),
+        "Dockerfile:2: unknown flag \"--x\" on WORKDIR"
+    );
 }
 
 #[test]
 fn errors_report_the_first_line_of_a_continued_instruction() {
-    let err = Dockerfile::parse("build/Dockerfile.wasm", "FROM a\nRUN true\nCOPY \\\n  --bogus \\\n  a b\n").unwrap_err();
+    let err = Dockerfile::parse(
+        "build/Dockerfile.wasm",
+        "FROM a\nRUN true\nCOPY \\\n  --bogus \\\n  a b\n",
+    )
+    .unwrap_err();
     assert_eq!(err.file, "build/Dockerfile.wasm");
     assert_eq!(err.line, 3);
 }
