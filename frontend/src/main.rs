@@ -45,7 +45,7 @@ fn main() -> ExitCode {
         let mut bridge = match Bridge::connect().await {
             Ok(bridge) => bridge,
             Err(err) => {
-                eprintln!("wasmpack-frontend: {}", one_line(&err));
+                eprintln!("wasmpack-frontend: {}", one_line(err));
                 return ExitCode::FAILURE;
             }
         };
@@ -54,12 +54,12 @@ fn main() -> ExitCode {
         // build's ERROR line, and this process has done its job.
         let returned = match outcome {
             Ok(()) => Ok(()),
-            Err(err) => bridge.return_error(one_line(&err)).await,
+            Err(err) => bridge.return_error(one_line(err)).await,
         };
         match returned {
             Ok(()) => ExitCode::SUCCESS,
             Err(err) => {
-                eprintln!("wasmpack-frontend: {}", one_line(&err));
+                eprintln!("wasmpack-frontend: {}", one_line(err));
                 ExitCode::FAILURE
             }
         }
@@ -68,19 +68,6 @@ fn main() -> ExitCode {
     // waiting for it would keep BuildKit waiting for this process.
     runtime.shutdown_background();
     code
-}
-
-/// An error and its causes on one line, outermost first: each message
-/// names its own step and leaves the cause to the chain.
-fn one_line(err: &dyn std::error::Error) -> String {
-    let mut line = err.to_string();
-    let mut cause = err.source();
-    while let Some(err) = cause {
-        line.push_str(": ");
-        line.push_str(&err.to_string());
-        cause = err.source();
-    }
-    line
 }
 
 /// Strips custom sections from FILE in place (the frontend's build step).
@@ -148,10 +135,17 @@ fn precompile(args: &[String]) -> ExitCode {
     }
 }
 
+/// An error and its causes on one line, outermost first, as the CLI prints
+/// them: each message names its own step and leaves the cause to the chain.
+fn one_line(err: impl std::error::Error + Send + Sync + 'static) -> String {
+    format!("{:#}", anyhow::Error::new(err))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    /// A step whose cause is its source, as the frontend's errors are built.
     #[derive(Debug, thiserror::Error)]
     #[error("reading the Dockerfile")]
     struct Step(#[source] std::io::Error);
@@ -159,6 +153,6 @@ mod tests {
     #[test]
     fn each_cause_appears_once() {
         let err = Step(std::io::Error::other("connection reset"));
-        assert_eq!(one_line(&err), "reading the Dockerfile: connection reset");
+        assert_eq!(one_line(err), "reading the Dockerfile: connection reset");
     }
 }
