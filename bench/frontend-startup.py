@@ -6,7 +6,11 @@ way BuildKit does, plays the server's side of the HTTP/2 handshake (an
 empty SETTINGS frame), and times from spawn until the HEADERS frame of the
 first request (Ping) arrives. Prints the median and quartiles in ms.
 
-usage: frontend-startup.py BINARY [RUNS]
+With several binaries (a build before and after a change), runs alternate
+between them, so that both see the same machine, and each line also gives
+the binary's size and its median's ratio to the first binary's.
+
+usage: frontend-startup.py BINARY [BINARY...] [RUNS]
 """
 import os
 import select
@@ -53,12 +57,24 @@ def first_call_ms(binary):
 
 
 def main():
-    binary = sys.argv[1]
-    runs = int(sys.argv[2]) if len(sys.argv) > 2 else 50
-    first_call_ms(binary)  # warm the page cache
-    times = sorted(first_call_ms(binary) for _ in range(runs))
-    q = statistics.quantiles(times, n=4)
-    print(f"runs={runs} median={statistics.median(times):.2f} ms q1={q[0]:.2f} ms q3={q[2]:.2f} ms")
+    args = sys.argv[1:]
+    runs = int(args.pop()) if len(args) > 1 and args[-1].isdigit() else 50
+    binaries = args
+    for binary in binaries:
+        first_call_ms(binary)  # warm the page cache
+    times = {binary: [] for binary in binaries}
+    for _ in range(runs):
+        for binary in binaries:
+            times[binary].append(first_call_ms(binary))
+    base = statistics.median(times[binaries[0]])
+    for binary in binaries:
+        median = statistics.median(times[binary])
+        q = statistics.quantiles(times[binary], n=4)
+        line = f"runs={runs} median={median:.2f} ms q1={q[0]:.2f} ms q3={q[2]:.2f} ms"
+        if len(binaries) > 1:
+            size = os.path.getsize(binary)
+            line = f"{binary}: size={size} bytes {line} ratio={median / base:.2f}"
+        print(line)
 
 
 if __name__ == "__main__":
