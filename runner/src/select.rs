@@ -107,9 +107,13 @@ pub fn choose(
     (None, verdicts)
 }
 
-/// `sha256:0123456789ab` for messages.
+/// `sha256:0123456789ab` for messages. The digest may come from an image's
+/// annotations, so it is cut after 19 characters, never inside one.
 fn short(digest: &str) -> &str {
-    &digest[..digest.len().min(19)]
+    match digest.char_indices().nth(19) {
+        Some((end, _)) => &digest[..end],
+        None => digest,
+    }
 }
 
 #[cfg(test)]
@@ -190,5 +194,25 @@ mod tests {
             matches!(judge(&tampered, &h, WASM, true), Verdict::Refuse(why) if why.contains("does not match"))
         );
         assert_eq!(choose(&[mismatched, tampered], &h, WASM, true).0, None);
+    }
+
+    #[test]
+    fn image_controlled_digests_are_shortened_without_panicking() {
+        assert_eq!(short(WASM), "sha256:111111111111");
+        assert_eq!(short("sha256:ab"), "sha256:ab");
+        // Multibyte characters across the cut: an annotation is any UTF-8.
+        assert_eq!(short("sha256:ééééééééééééééé"), "sha256:éééééééééééé");
+        // Byte 19 falls inside the fourth '€' (3 bytes each).
+        let forged = candidate(
+            &host().triple,
+            "48.0.8",
+            "abc",
+            "sha256:a€€€€€€€€€€€€€€€€€€€",
+        );
+        let verdict = judge(&forged, &host(), WASM, true);
+        assert!(
+            matches!(&verdict, Verdict::Refuse(why) if why.contains("sha256:a€€€€€€€€€€€ ")),
+            "{verdict:?}"
+        );
     }
 }
