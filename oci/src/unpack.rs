@@ -159,6 +159,12 @@ pub fn unpack_layer(reader: impl io::Read, root: &Path, layer: &str) -> Result<(
             continue;
         }
         if let Some(hidden) = file_name.strip_prefix(WHITEOUT_PREFIX) {
+            // `.wh.`, `.wh..` and `.wh...` would remove the folder itself or
+            // its parent. Any other name is one child of the entry's folder,
+            // which the checks above keep inside the root and off symlinks.
+            if matches!(hidden, "" | "." | "..") {
+                return Err(unsafe_entry("is a whiteout that names no file"));
+            }
             remove_any(&target.with_file_name(hidden)).map_err(layer_err)?;
             continue;
         }
@@ -431,6 +437,62 @@ mod tests {
         left.sort();
         assert_eq!(left, ["z"]);
         assert!(!dir.path().join("b").exists());
+    }
+
+    #[test]
+    fn whiteouts_of_no_name_are_refused() {
+        // `.wh.` and `.wh..` would name the entry's folder, `.wh...` its
+        // parent: each would remove far more than one file.
+        for name in [
+            ".wh...",
+            ".wh..",
+            ".wh.",
+            "sub/.wh.",
+            "sub/.wh..",
+            "sub/.wh...",
+        ] {
+            let outer = tempfile::tempdir().unwrap();
+            let root = outer.path().join("root");
+            std::fs::create_dir_all(root.join("sub")).unwrap();
+            for sentinel in ["sentinel", "root/sentinel", "root/sub/sentinel"] {
+                std::fs::write(outer.path().join(sentinel), b"keep").unwrap();
+            }
+            let tar = RawTar::new().file(name, b"").bytes();
+            let err = unpack_layer(tar.as_slice(), &root, "sha256:test")
+                .expect_err(&format!("{name}: whiteout of no name refused"));
+            assert!(matches!(err, UnpackError::Unsafe { .. }), "{name}: {err}");
+            let message = err.to_string();
+            assert!(
+                message.contains("sha256:test") && message.contains(&format!("{name:?}")),
+                "{name}: the error names the layer and the entry: {message}"
+            );
+            for sentinel in ["sentinel", "root/sentinel", "root/sub/sentinel"] {
+                assert!(
+                    outer.path().join(sentinel).exists(),
+                    "{name}: {sentinel} survives"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn whiteouts_do_not_follow_symlinks_out() {
+        let outer = tempfile::tempdir().unwrap();
+        let root = outer.path().join("root");
+        std::fs::create_dir(&root).unwrap();
+        std::fs::write(outer.path().join("sentinel"), b"keep").unwrap();
+        // A link out of the root (planted, since no layer may make one).
+        std::os::unix::fs::symlink("..", root.join("out")).unwrap();
+        for name in ["out/.wh.sentinel", "out/.wh..wh..opq"] {
+            let tar = RawTar::new().file(name, b"").bytes();
+            let err = unpack_layer(tar.as_slice(), &root, "sha256:test")
+                .expect_err(&format!("{name}: whiteout through a symlink refused"));
+            assert!(matches!(err, UnpackError::Unsafe { .. }), "{name}: {err}");
+            assert!(
+                outer.path().join("sentinel").exists(),
+                "{name}: sentinel survives"
+            );
+        }
     }
 
     #[test]
