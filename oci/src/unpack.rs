@@ -123,8 +123,8 @@ pub fn unpack_layer(reader: impl io::Read, root: &Path, layer: &str) -> Result<(
         layer: layer.to_string(),
         source,
     };
-    // Paths this layer wrote: an opaque whiteout hides only what lower
-    // layers put in its folder.
+    // Paths this layer wrote and the folders leading to them: an opaque
+    // whiteout hides only what lower layers put in its folder.
     let mut written: HashSet<PathBuf> = HashSet::new();
     let mut archive = tar::Archive::new(reader);
     for entry in archive.entries().map_err(layer_err)? {
@@ -154,8 +154,8 @@ pub fn unpack_layer(reader: impl io::Read, root: &Path, layer: &str) -> Result<(
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
         if file_name == OPAQUE_WHITEOUT {
-            let dir = target.parent().unwrap_or(root);
-            clear_lower(dir, &written).map_err(layer_err)?;
+            let dir = rel.parent().unwrap_or(Path::new(""));
+            clear_lower(root, dir, &written).map_err(layer_err)?;
             continue;
         }
         if let Some(hidden) = file_name.strip_prefix(WHITEOUT_PREFIX) {
@@ -237,7 +237,13 @@ pub fn unpack_layer(reader: impl io::Read, root: &Path, layer: &str) -> Result<(
             }
             _ => return Err(unsafe_entry("is a device, fifo or other special file")),
         }
-        written.insert(rel);
+        // Its folders count as written too: an opaque whiteout above keeps
+        // them for this layer's content, and clears what lower layers left.
+        for path in rel.ancestors() {
+            if path.as_os_str().is_empty() || !written.insert(path.to_path_buf()) {
+                break; // the folders above are in already
+            }
+        }
     }
     Ok(())
 }
@@ -274,15 +280,29 @@ fn writes_through_symlink(root: &Path, rel: &Path) -> bool {
     false
 }
 
-/// Removes what `dir` holds that this layer did not write.
-fn clear_lower(dir: &Path, written: &HashSet<PathBuf>) -> io::Result<()> {
-    let Ok(children) = std::fs::read_dir(dir) else {
-        return Ok(());
-    };
-    for child in children {
-        let path = child?.path();
-        if !written.iter().any(|w| path.ends_with(w)) {
-            remove_any(&path)?;
+/// Removes what `root`/`dir` holds that this layer did not write, at any
+/// depth: one look-up in `written` per child, and only the folders this
+/// layer wrote into are walked.
+fn clear_lower(root: &Path, dir: &Path, written: &HashSet<PathBuf>) -> io::Result<()> {
+    use io::ErrorKind::{NotADirectory, NotFound};
+    // A list rather than recursion: folders may nest as deep as paths allow.
+    let mut folders = vec![dir.to_path_buf()];
+    while let Some(folder) = folders.pop() {
+        let children = match std::fs::read_dir(root.join(&folder)) {
+            Ok(children) => children,
+            // No such folder below: nothing to hide.
+            Err(e) if matches!(e.kind(), NotFound | NotADirectory) => continue,
+            Err(e) => return Err(e),
+        };
+        for child in children {
+            let child = child?;
+            let rel = folder.join(child.file_name());
+            if !written.contains(&rel) {
+                remove_any(&child.path())?;
+            } else if child.file_type()?.is_dir() {
+                // A folder of this layer may still hold lower layers' files.
+                folders.push(rel);
+            }
         }
     }
     Ok(())
@@ -492,6 +512,64 @@ mod tests {
                 outer.path().join("sentinel").exists(),
                 "{name}: sentinel survives"
             );
+        }
+    }
+
+    /// The names under `dir`, depth first, folders marked with a `/`.
+    fn tree(dir: &Path) -> Vec<String> {
+        let mut names = Vec::new();
+        let mut folders = vec![PathBuf::new()];
+        while let Some(folder) = folders.pop() {
+            for child in std::fs::read_dir(dir.join(&folder)).unwrap() {
+                let child = child.unwrap();
+                let rel = folder.join(child.file_name());
+                if child.file_type().unwrap().is_dir() {
+                    names.push(format!("{}/", rel.display()));
+                    folders.push(rel);
+                } else {
+                    names.push(rel.display().to_string());
+                }
+            }
+        }
+        names.sort();
+        names
+    }
+
+    #[test]
+    fn opaque_whiteouts_hide_exactly_the_lower_layers() {
+        // The OCI image spec: an opaque whiteout hides all that lower layers
+        // put in its folder and nothing its own layer put there, wherever it
+        // comes in the tar.
+        let lower = RawTar::new()
+            .file("d/x", b"lower")
+            .file("d/kept", b"lower")
+            .file("d/sub/x", b"lower")
+            .file("e/x", b"lower")
+            .bytes();
+        let opaque_first = RawTar::new()
+            .file("d/.wh..wh..opq", b"")
+            .file("x", b"upper")
+            .file("e/x", b"upper")
+            .file("d/kept", b"upper")
+            .file("d/sub/y", b"upper")
+            .bytes();
+        let opaque_last = RawTar::new()
+            .file("x", b"upper")
+            .file("e/x", b"upper")
+            .file("d/kept", b"upper")
+            .file("d/sub/y", b"upper")
+            .file("d/.wh..wh..opq", b"")
+            .bytes();
+        for (order, upper) in [("first", opaque_first), ("last", opaque_last)] {
+            let dir = tempfile::tempdir().unwrap();
+            unpack_layer(lower.as_slice(), dir.path(), "l1").unwrap();
+            unpack_layer(upper.as_slice(), dir.path(), "l2").unwrap();
+            assert_eq!(
+                tree(dir.path()),
+                ["d/", "d/kept", "d/sub/", "d/sub/y", "e/", "e/x", "x"],
+                "opaque whiteout {order}"
+            );
+            assert_eq!(std::fs::read(dir.path().join("d/kept")).unwrap(), b"upper");
         }
     }
 
