@@ -238,6 +238,35 @@ fn the_second_start_uses_this_machines_compilation_and_a_bad_cache_entry_is_repl
     );
 }
 
+/// A cache entry's path is predictable: an entry in a folder others can
+/// write is native code anyone could have planted, and is not loaded.
+#[test]
+fn a_cache_entry_others_could_write_is_not_loaded() {
+    use std::os::unix::fs::PermissionsExt;
+    let f = Fixture::new();
+    let wasm = f.wasm.to_str().unwrap();
+    f.run(&[wasm, "--", "exit", "0"], &[]);
+    let entry = find_cwasm(&f.path().join("cache"));
+    let folder = entry.parent().unwrap();
+    std::fs::set_permissions(folder, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let out = f.run(&[wasm, "-v", "--", "exit", "3"], &[]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert!(!err.contains("using this machine's compilation"), "{err}");
+    assert!(
+        err.contains("warning: cached compilation refused") && err.contains("writable by others"),
+        "{err}"
+    );
+    assert!(err.contains("compiled the module"), "{err}");
+    std::fs::set_permissions(folder, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let out = f.run(&[wasm, "-v", "--", "exit", "0"], &[]);
+    assert!(
+        stderr(&out).contains("using this machine's compilation"),
+        "{}",
+        stderr(&out)
+    );
+}
+
 #[test]
 fn aot_layers_run_only_when_trusted_matching_and_intact() {
     let f = Fixture::new();

@@ -7,12 +7,36 @@
 //!   start does not unpack, read back and hash the image again.
 
 use std::io::Write;
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use crate::layers::LayerStore;
 use crate::RunError;
 
 pub const CACHE_DIR_ENV: &str = "WASMPACK_CACHE_DIR";
+
+/// Why a compiled entry is not loaded. Its path is predictable, so the
+/// entry is trusted by who can have written it, never by where it is.
+#[derive(Debug, thiserror::Error)]
+pub enum UntrustedEntry {
+    #[error("{path} is owned by uid {owner}, not by this user (uid {user})")]
+    Owner {
+        path: PathBuf,
+        owner: u32,
+        user: u32,
+    },
+    #[error("{path} is writable by others than its owner (mode {mode:o})")]
+    Writable { path: PathBuf, mode: u32 },
+    #[error("{path} is a link or a special file")]
+    Kind { path: PathBuf },
+    #[error("{path} is outside the cache")]
+    Outside { path: PathBuf },
+    #[error("{path}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
 
 #[derive(Debug, Clone)]
 pub struct LocalCache {
@@ -45,6 +69,50 @@ impl LocalCache {
             .join("compiled")
             .join(engine_hash)
             .join(format!("{name}.cwasm"))
+    }
+
+    /// Checks that `entry` and every folder from the cache's root down to it
+    /// are this user's, that nobody else can write them and that none is a
+    /// link: otherwise another user could plant native code that would run
+    /// as a cache hit.
+    pub fn check_entry(&self, entry: &Path) -> Result<(), UntrustedEntry> {
+        let relative = entry
+            .strip_prefix(&self.root)
+            .map_err(|_| UntrustedEntry::Outside {
+                path: entry.to_path_buf(),
+            })?;
+        // SAFETY: geteuid has no preconditions and cannot fail.
+        let user = unsafe { libc::geteuid() };
+        let mut paths = vec![self.root.clone()];
+        for component in relative.components() {
+            let next = paths.last().unwrap_or(&self.root).join(component);
+            paths.push(next);
+        }
+        let entry_index = paths.len() - 1;
+        for (index, path) in paths.into_iter().enumerate() {
+            let meta = std::fs::symlink_metadata(&path).map_err(|source| UntrustedEntry::Io {
+                path: path.clone(),
+                source,
+            })?;
+            let kind = meta.file_type();
+            let kind_ok = if index == entry_index {
+                kind.is_file()
+            } else {
+                kind.is_dir()
+            };
+            if !kind_ok {
+                return Err(UntrustedEntry::Kind { path });
+            }
+            if meta.uid() != user {
+                let owner = meta.uid();
+                return Err(UntrustedEntry::Owner { path, owner, user });
+            }
+            if meta.mode() & 0o022 != 0 {
+                let mode = meta.mode() & 0o7777;
+                return Err(UntrustedEntry::Writable { path, mode });
+            }
+        }
+        Ok(())
     }
 
     /// Stores `bytes` at `entry` atomically (a reader never sees a part),
@@ -110,5 +178,59 @@ mod tests {
         );
         let leftovers = std::fs::read_dir(a.parent().unwrap()).unwrap().count();
         assert_eq!(leftovers, 1, "no temporary files remain");
+    }
+
+    #[test]
+    fn entries_others_could_have_written_are_refused() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let cache = LocalCache::new(dir.path().join("cache"));
+        let entry = cache.compiled_entry("e1", "sha256:aa");
+        cache.store_compiled(&entry, b"compiled").unwrap();
+        cache.check_entry(&entry).unwrap();
+        let chmod = |path: &Path, mode| {
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap()
+        };
+
+        let folder = entry.parent().unwrap();
+        chmod(folder, 0o777);
+        let err = cache.check_entry(&entry).unwrap_err();
+        assert!(
+            matches!(&err, UntrustedEntry::Writable { path, .. } if path == folder),
+            "{err}"
+        );
+        chmod(folder, 0o700);
+
+        chmod(&entry, 0o666);
+        let err = cache.check_entry(&entry).unwrap_err();
+        assert!(
+            matches!(&err, UntrustedEntry::Writable { path, .. } if path == &entry),
+            "{err}"
+        );
+        assert!(err.to_string().contains("mode 666"), "{err}");
+        chmod(&entry, 0o600);
+
+        // A planted link to code elsewhere is not an entry.
+        let elsewhere = dir.path().join("planted.cwasm");
+        std::fs::write(&elsewhere, b"native").unwrap();
+        let linked = cache.compiled_entry("e1", "sha256:bb");
+        std::os::unix::fs::symlink(&elsewhere, &linked).unwrap();
+        let err = cache.check_entry(&linked).unwrap_err();
+        assert!(matches!(err, UntrustedEntry::Kind { .. }), "{err}");
+
+        // SAFETY: no preconditions.
+        if unsafe { libc::geteuid() } == 0 {
+            std::os::unix::fs::lchown(&entry, Some(65534), None).unwrap();
+            let err = cache.check_entry(&entry).unwrap_err();
+            assert!(
+                matches!(err, UntrustedEntry::Owner { owner: 65534, .. }),
+                "{err}"
+            );
+        }
+        let outside = dir.path().join("x.cwasm");
+        assert!(matches!(
+            cache.check_entry(&outside),
+            Err(UntrustedEntry::Outside { .. })
+        ));
     }
 }

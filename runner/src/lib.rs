@@ -271,10 +271,26 @@ impl Runner {
             .cache
             .as_ref()
             .map(|cache| (cache, cache.compiled_entry(&self.host.engine_hash, digest)));
-        if let Some((_, path)) = &entry {
-            if path.exists() {
-                // SAFETY: the cache holds only what this machine compiled,
-                // in folders only this user can write.
+        if let Some((cache, path)) = &entry {
+            let trusted = match cache.check_entry(path) {
+                Ok(()) => true,
+                Err(cache::UntrustedEntry::Io { source, .. })
+                    if source.kind() == std::io::ErrorKind::NotFound =>
+                {
+                    false
+                }
+                Err(why) => {
+                    warnings.push(format!(
+                        "cached compilation refused: {}; compiling without it",
+                        one_line(&why)
+                    ));
+                    false
+                }
+            };
+            if trusted {
+                // SAFETY: check_entry found the file and every folder to it
+                // owned and writable by this user alone, who only stores
+                // what this machine compiled.
                 match unsafe { deserialize_file(&self.engine, path, is_component) } {
                     Ok(program) => {
                         notes.push(format!(
