@@ -7,7 +7,7 @@ use std::path::Path;
 use serde::Serialize;
 
 use crate::image::{Image, MEDIA_TYPE_WASM_CONFIG, MEDIA_TYPE_WASM_LAYER};
-use crate::unpack::{read_file, UnpackError};
+use crate::unpack::{read_file, UnpackError, UnpackLimits};
 use wasmpack_wasm::{validate, WasmError, WasmFacts};
 
 /// Why an image could not be described.
@@ -86,8 +86,9 @@ struct RuntimeConfig {
     labels: Option<BTreeMap<String, String>>,
 }
 
-/// Describes `image`, validating the module its entrypoint names.
-pub fn describe(image: &Image) -> Result<ImageReport, InspectError> {
+/// Describes `image`, validating the module its entrypoint names (read out
+/// of its layer within `limits`).
+pub fn describe(image: &Image, limits: UnpackLimits) -> Result<ImageReport, InspectError> {
     let manifest: Manifest =
         serde_json::from_slice(&image.manifest.data).map_err(InspectError::Manifest)?;
     let is_artifact = image.config.media_type == MEDIA_TYPE_WASM_CONFIG;
@@ -111,7 +112,7 @@ pub fn describe(image: &Image) -> Result<ImageReport, InspectError> {
             None => Err("the artifact has no application/wasm layer".to_string()),
         }
     } else {
-        entrypoint_facts(image, entrypoint.first().map(String::as_str))?
+        entrypoint_facts(image, entrypoint.first().map(String::as_str), limits)?
     };
     let layers = image
         .layers
@@ -150,13 +151,14 @@ pub fn describe(image: &Image) -> Result<ImageReport, InspectError> {
 fn entrypoint_facts(
     image: &Image,
     entrypoint: Option<&str>,
+    limits: UnpackLimits,
 ) -> Result<Result<WasmFacts, String>, InspectError> {
     let Some(path) = entrypoint else {
         return Ok(Err("the image has no entrypoint".to_string()));
     };
     let mut found = None;
     for layer in &image.layers {
-        if let Some(data) = read_file(layer, path)? {
+        if let Some(data) = read_file(layer, path, limits)? {
             found = Some(data);
         }
     }
@@ -187,7 +189,7 @@ mod tests {
         let mut spec = spec();
         spec.annotations
             .insert("org.opencontainers.image.source".into(), "x".into());
-        let report = describe(&build_image(&spec).unwrap()).unwrap();
+        let report = describe(&build_image(&spec).unwrap(), UnpackLimits::default()).unwrap();
         assert_eq!(report.platform, "wasi/wasm");
         assert_eq!(report.entrypoint, ["/app/hello.wasm"]);
         assert_eq!(report.cmd, ["a"]);
@@ -202,7 +204,7 @@ mod tests {
     fn an_entrypoint_that_is_not_wasm_is_reported() {
         let mut spec = spec();
         spec.wasm = b"#!/bin/sh\n".to_vec();
-        let report = describe(&build_image(&spec).unwrap()).unwrap();
+        let report = describe(&build_image(&spec).unwrap(), UnpackLimits::default()).unwrap();
         assert!(report.wasm.is_none());
         assert!(report.wasm_error.unwrap().contains("not a wasm binary"));
     }
@@ -212,7 +214,7 @@ mod tests {
         let mut spec = spec();
         spec.cmd.clear();
         spec.format = ImageFormat::Artifact;
-        let report = describe(&build_image(&spec).unwrap()).unwrap();
+        let report = describe(&build_image(&spec).unwrap(), UnpackLimits::default()).unwrap();
         assert_eq!(report.config_media_type, MEDIA_TYPE_WASM_CONFIG);
         assert!(report.wasm.unwrap().has_start);
     }

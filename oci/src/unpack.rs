@@ -7,9 +7,16 @@
 //! OCI whiteouts (`.wh.NAME`, `.wh..wh..opq`) are applied between layers.
 //! The tree is built in a temporary folder and renamed into place at the end,
 //! so a failure leaves nothing behind.
+//!
+//! A layer's size says little about what it unpacks to (a gzip of zeros
+//! shrinks a thousandfold): bytes and entries are counted as they are
+//! decompressed, and refused past [`UnpackLimits`].
 
+use std::cell::Cell;
 use std::collections::HashSet;
+use std::fmt;
 use std::io;
+use std::num::ParseIntError;
 use std::path::{Component, Path, PathBuf};
 
 use crate::digest::Blob;
@@ -24,6 +31,179 @@ pub const ARTIFACT_MODULE_FILE: &str = "module.wasm";
 const WHITEOUT_PREFIX: &str = ".wh.";
 const OPAQUE_WHITEOUT: &str = ".wh..wh..opq";
 
+/// The environment variables [`UnpackLimits::from_env`] reads.
+pub const MAX_BYTES_VAR: &str = "WASMPACK_MAX_UNPACK_BYTES";
+pub const MAX_ENTRIES_VAR: &str = "WASMPACK_MAX_UNPACK_ENTRIES";
+pub const MAX_FILE_BYTES_VAR: &str = "WASMPACK_MAX_READ_FILE_BYTES";
+
+/// How much one unpacking may decompress and create, and how large the one
+/// file [`read_file`] holds in memory may be. The defaults are far above
+/// real images and far below a full disk or memory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UnpackLimits {
+    /// Bytes decompressed from all the layers of one unpacking, tar headers
+    /// included (16 GiB).
+    pub max_bytes: u64,
+    /// Tar entries in all the layers of one unpacking (1,000,000).
+    pub max_entries: u64,
+    /// Bytes of the file [`read_file`] returns (512 MiB).
+    pub max_file_bytes: u64,
+}
+
+impl Default for UnpackLimits {
+    fn default() -> Self {
+        UnpackLimits {
+            max_bytes: 16 << 30,
+            max_entries: 1_000_000,
+            max_file_bytes: 512 << 20,
+        }
+    }
+}
+
+impl UnpackLimits {
+    /// The defaults, each replaced by its environment variable when that is
+    /// set: [`MAX_BYTES_VAR`], [`MAX_ENTRIES_VAR`], [`MAX_FILE_BYTES_VAR`].
+    pub fn from_env() -> Result<Self, LimitVarError> {
+        let defaults = UnpackLimits::default();
+        Ok(UnpackLimits {
+            max_bytes: var_or(MAX_BYTES_VAR, defaults.max_bytes)?,
+            max_entries: var_or(MAX_ENTRIES_VAR, defaults.max_entries)?,
+            max_file_bytes: var_or(MAX_FILE_BYTES_VAR, defaults.max_file_bytes)?,
+        })
+    }
+}
+
+fn var_or(variable: &'static str, default: u64) -> Result<u64, LimitVarError> {
+    let Some(value) = std::env::var_os(variable) else {
+        return Ok(default);
+    };
+    let value = value.to_string_lossy().into_owned();
+    value.parse().map_err(|source| LimitVarError {
+        variable,
+        value,
+        source,
+    })
+}
+
+/// A limit's environment variable that is not a whole number.
+#[derive(Debug, thiserror::Error)]
+#[error("environment variable {variable}={value:?}")]
+pub struct LimitVarError {
+    variable: &'static str,
+    value: String,
+    source: ParseIntError,
+}
+
+/// Which of the [`UnpackLimits`] a layer went past.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Limit {
+    Bytes(u64),
+    Entries(u64),
+    FileBytes { path: String, max: u64 },
+}
+
+impl fmt::Display for Limit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Limit::Bytes(max) => write!(
+                f,
+                "unpacks to more than {max} bytes, the limit (${MAX_BYTES_VAR})"
+            ),
+            Limit::Entries(max) => write!(
+                f,
+                "holds more than {max} entries, the limit (${MAX_ENTRIES_VAR})"
+            ),
+            Limit::FileBytes { path, max } => write!(
+                f,
+                "file {path:?} is larger than {max} bytes, the limit for a file read \
+                 into memory (${MAX_FILE_BYTES_VAR})"
+            ),
+        }
+    }
+}
+
+/// What one unpacking has used of its limits so far, across its layers.
+#[derive(Debug)]
+pub struct UnpackBudget {
+    limits: UnpackLimits,
+    // Cells: the byte count is kept by the reader the tar parser owns, and
+    // read by the error mapping beside it.
+    bytes: Cell<u64>,
+    entries: Cell<u64>,
+}
+
+impl UnpackBudget {
+    pub fn new(limits: UnpackLimits) -> Self {
+        UnpackBudget {
+            limits,
+            bytes: Cell::new(0),
+            entries: Cell::new(0),
+        }
+    }
+
+    /// `reader`, counting what it yields against the byte limit.
+    fn count<R: io::Read>(&self, reader: R) -> CountingReader<'_, R> {
+        CountingReader {
+            inner: reader,
+            read: &self.bytes,
+            max: self.limits.max_bytes,
+        }
+    }
+
+    /// What a read error of `layer` means: the byte limit once that was
+    /// passed (the counting reader failed it), else the error itself.
+    fn layer_error(&self, layer: &str, source: io::Error) -> UnpackError {
+        let layer = layer.to_string();
+        if self.bytes.get() > self.limits.max_bytes {
+            UnpackError::Limit {
+                layer,
+                limit: Limit::Bytes(self.limits.max_bytes),
+            }
+        } else {
+            UnpackError::Layer { layer, source }
+        }
+    }
+
+    /// Counts one more entry of `layer`, refused past the limit.
+    fn add_entry(&self, layer: &str) -> Result<(), UnpackError> {
+        let entries = self.entries.get().saturating_add(1);
+        self.entries.set(entries);
+        if entries > self.limits.max_entries {
+            return Err(UnpackError::Limit {
+                layer: layer.to_string(),
+                limit: Limit::Entries(self.limits.max_entries),
+            });
+        }
+        Ok(())
+    }
+}
+
+/// A reader that fails once more than `max` bytes came through it in all,
+/// so that a bomb stops at the limit, whatever its tar headers claim.
+struct CountingReader<'a, R> {
+    inner: R,
+    read: &'a Cell<u64>,
+    max: u64,
+}
+
+impl<R: io::Read> io::Read for CountingReader<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let read = self.read.get();
+        if read > self.max {
+            return Err(io::Error::other("past the unpacked bytes limit"));
+        }
+        // One byte past the limit is enough to know it was passed.
+        let room = usize::try_from(self.max - read + 1).unwrap_or(usize::MAX);
+        let len = buf.len().min(room);
+        let n = self.inner.read(&mut buf[..len])?;
+        self.read.set(read + n as u64);
+        if self.read.get() > self.max {
+            return Err(io::Error::other("past the unpacked bytes limit"));
+        }
+        Ok(n)
+    }
+}
+
 /// Why an image could not be unpacked.
 #[derive(Debug, thiserror::Error)]
 pub enum UnpackError {
@@ -35,6 +215,8 @@ pub enum UnpackError {
     },
     #[error("layer {layer}")]
     Layer { layer: String, source: io::Error },
+    #[error("layer {layer}: {limit}")]
+    Limit { layer: String, limit: Limit },
     #[error(transparent)]
     MediaType(#[from] UnsupportedMediaType),
     #[error("{0}: destination exists and is not empty")]
@@ -44,15 +226,16 @@ pub enum UnpackError {
 }
 
 /// Unpacks every layer of `image`, in order, into `dest`, which must not
-/// exist or be empty.
-pub fn unpack_image(image: &Image, dest: &Path) -> Result<(), UnpackError> {
-    unpack_layers(&image.layers, dest)
+/// exist or be empty, within `limits` for the whole image.
+pub fn unpack_image(image: &Image, dest: &Path, limits: UnpackLimits) -> Result<(), UnpackError> {
+    unpack_layers(&image.layers, dest, limits)
 }
 
 /// [`unpack_image`] for a chosen run of an image's layers, in order.
 pub fn unpack_layers<'a>(
     layers: impl IntoIterator<Item = &'a Blob>,
     dest: &Path,
+    limits: UnpackLimits,
 ) -> Result<(), UnpackError> {
     let io_err = |path: &Path| {
         let path = path.to_path_buf();
@@ -66,6 +249,7 @@ pub fn unpack_layers<'a>(
         std::fs::remove_dir(dest).map_err(io_err(dest))?;
     }
     let staging = staging_beside(dest).map_err(io_err(dest))?;
+    let budget = UnpackBudget::new(limits);
     for layer in layers {
         if layer.media_type == MEDIA_TYPE_WASM_LAYER {
             let path = staging.path().join(ARTIFACT_MODULE_FILE);
@@ -79,28 +263,33 @@ pub fn unpack_layers<'a>(
                 layer: layer.digest.clone(),
                 source,
             })?;
-        unpack_layer(reader, staging.path(), &layer.digest)?;
+        unpack_layer(reader, staging.path(), &layer.digest, &budget)?;
     }
     put_in_place(staging, dest).map_err(io_err(dest))
 }
 
 /// The regular file at `path` (`/app/hello.wasm`) in one layer, `None` when
 /// the layer holds none: one file read without unpacking the layer. Of
-/// several entries for the path the last counts, as when unpacking.
-pub fn read_file(layer: &Blob, path: &str) -> Result<Option<Vec<u8>>, UnpackError> {
-    let layer_err = |source| UnpackError::Layer {
-        layer: layer.digest.clone(),
-        source,
-    };
+/// several entries for the path the last counts, as when unpacking. The
+/// whole layer is decompressed, within `limits`; the file is held in
+/// memory, within the smaller `max_file_bytes`.
+pub fn read_file(
+    layer: &Blob,
+    path: &str,
+    limits: UnpackLimits,
+) -> Result<Option<Vec<u8>>, UnpackError> {
+    let budget = UnpackBudget::new(limits);
+    let layer_err = |source| budget.layer_error(&layer.digest, source);
     let compression = Compression::from_media_type(&layer.media_type)?;
     let reader = compression
         .decompress(layer.data.as_slice())
         .map_err(layer_err)?;
     let wanted = path.trim_start_matches('/');
     let mut found = None;
-    let mut archive = tar::Archive::new(reader);
+    let mut archive = tar::Archive::new(budget.count(reader));
     for entry in archive.entries().map_err(layer_err)? {
         let mut entry = entry.map_err(layer_err)?;
+        budget.add_entry(&layer.digest)?;
         let name = entry
             .path()
             .map_err(layer_err)?
@@ -109,26 +298,43 @@ pub fn read_file(layer: &Blob, path: &str) -> Result<Option<Vec<u8>>, UnpackErro
         if entry.header().entry_type().is_file()
             && name.trim_start_matches("./").trim_start_matches('/') == wanted
         {
+            // One byte more than the limit tells a file past it, whatever
+            // size its header claims, without reading the rest.
+            let max = limits.max_file_bytes;
             let mut data = Vec::new();
-            io::Read::read_to_end(&mut entry, &mut data).map_err(layer_err)?;
+            let mut bounded = io::Read::take(&mut entry, max.saturating_add(1));
+            io::Read::read_to_end(&mut bounded, &mut data).map_err(layer_err)?;
+            if data.len() as u64 > max {
+                return Err(UnpackError::Limit {
+                    layer: layer.digest.clone(),
+                    limit: Limit::FileBytes {
+                        path: path.to_string(),
+                        max,
+                    },
+                });
+            }
             found = Some(data);
         }
     }
     Ok(found)
 }
 
-/// Applies one uncompressed layer tar on top of what `root` holds.
-pub fn unpack_layer(reader: impl io::Read, root: &Path, layer: &str) -> Result<(), UnpackError> {
-    let layer_err = |source| UnpackError::Layer {
-        layer: layer.to_string(),
-        source,
-    };
+/// Applies one uncompressed layer tar on top of what `root` holds, counting
+/// what it unpacks in `budget`.
+pub fn unpack_layer(
+    reader: impl io::Read,
+    root: &Path,
+    layer: &str,
+    budget: &UnpackBudget,
+) -> Result<(), UnpackError> {
+    let layer_err = |source| budget.layer_error(layer, source);
     // Paths this layer wrote and the folders leading to them: an opaque
     // whiteout hides only what lower layers put in its folder.
     let mut written: HashSet<PathBuf> = HashSet::new();
-    let mut archive = tar::Archive::new(reader);
+    let mut archive = tar::Archive::new(budget.count(reader));
     for entry in archive.entries().map_err(layer_err)? {
         let mut entry = entry.map_err(layer_err)?;
+        budget.add_entry(layer)?;
         let raw_path = entry
             .path()
             .map_err(layer_err)?
@@ -326,6 +532,24 @@ fn set_mode(path: &Path, mode: u32) -> io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    // The tests written before the limits call these, with the defaults.
+    fn unpack_layer(reader: &[u8], root: &Path, layer: &str) -> Result<(), UnpackError> {
+        super::unpack_layer(
+            reader,
+            root,
+            layer,
+            &UnpackBudget::new(UnpackLimits::default()),
+        )
+    }
+
+    fn unpack_image(image: &Image, dest: &Path) -> Result<(), UnpackError> {
+        super::unpack_image(image, dest, UnpackLimits::default())
+    }
+
+    fn read_file(layer: &Blob, path: &str) -> Result<Option<Vec<u8>>, UnpackError> {
+        super::read_file(layer, path, UnpackLimits::default())
+    }
 
     /// A tar built entry by entry, with whatever (hostile) names we like.
     struct RawTar(tar::Builder<Vec<u8>>);
@@ -620,5 +844,150 @@ mod tests {
             0,
             "no staging folder left"
         );
+    }
+
+    fn gzip_layer(tar: &[u8]) -> Blob {
+        Blob::new(
+            crate::layer::MEDIA_TYPE_TAR_GZIP,
+            Compression::Gzip.compress(tar).unwrap(),
+        )
+    }
+
+    fn image_of(layers: Vec<Blob>) -> Image {
+        Image {
+            manifest: Blob::new("m", vec![]),
+            config: Blob::new("c", vec![]),
+            layers,
+            platform: crate::image::WasiOs::Wasi.platform(),
+        }
+    }
+
+    /// Unpacks `image` into a new folder within `limits`: the error, after
+    /// checking that neither the destination nor a staging folder is left.
+    fn refused_within(image: &Image, limits: UnpackLimits) -> UnpackError {
+        let dir = tempfile::tempdir().unwrap();
+        let dest = dir.path().join("rootfs");
+        let err = super::unpack_image(image, &dest, limits).expect_err("past a limit");
+        assert!(!dest.exists(), "{err}: no destination");
+        assert_eq!(
+            std::fs::read_dir(dir.path()).unwrap().count(),
+            0,
+            "{err}: no staging folder left"
+        );
+        err
+    }
+
+    #[test]
+    fn a_decompression_bomb_stops_at_the_byte_limit() {
+        let zeros = vec![0u8; 4 << 20];
+        let bomb = gzip_layer(&RawTar::new().file("zeros", &zeros).bytes());
+        assert!(bomb.data.len() < 64 << 10, "4 MiB of zeros gzip small");
+        let limits = UnpackLimits {
+            max_bytes: 1 << 20,
+            ..UnpackLimits::default()
+        };
+        let err = refused_within(&image_of(vec![bomb.clone()]), limits);
+        assert!(
+            matches!(&err, UnpackError::Limit { layer, limit: Limit::Bytes(max) }
+                if *layer == bomb.digest && *max == 1 << 20),
+            "{err}"
+        );
+        let message = err.to_string();
+        assert!(
+            message.contains(&bomb.digest) && message.contains(MAX_BYTES_VAR),
+            "the error names the layer and the limit: {message}"
+        );
+
+        // The limit is the image's: two layers under it each, over it together.
+        let half = |name: &str| gzip_layer(&RawTar::new().file(name, &zeros[..600 << 10]).bytes());
+        let (first, second) = (half("a"), half("b"));
+        let err = refused_within(&image_of(vec![first, second.clone()]), limits);
+        assert!(
+            matches!(&err, UnpackError::Limit { layer, limit: Limit::Bytes(_) } if *layer == second.digest),
+            "{err}"
+        );
+
+        // Within the defaults the same layer unpacks.
+        let dir = tempfile::tempdir().unwrap();
+        let dest = dir.path().join("rootfs");
+        super::unpack_image(&image_of(vec![bomb]), &dest, UnpackLimits::default()).unwrap();
+        assert_eq!(
+            std::fs::metadata(dest.join("zeros")).unwrap().len(),
+            4 << 20
+        );
+    }
+
+    #[test]
+    fn a_file_count_bomb_stops_at_the_entry_limit() {
+        let many = |count: usize| {
+            let mut tar = RawTar::new();
+            for i in 0..count {
+                tar = tar.file(&format!("f{i}"), b"");
+            }
+            gzip_layer(&tar.bytes())
+        };
+        let limits = UnpackLimits {
+            max_entries: 1000,
+            ..UnpackLimits::default()
+        };
+        let bomb = many(2000);
+        let err = refused_within(&image_of(vec![bomb.clone()]), limits);
+        assert!(
+            matches!(&err, UnpackError::Limit { layer, limit: Limit::Entries(1000) }
+                if *layer == bomb.digest),
+            "{err}"
+        );
+        assert!(err.to_string().contains(MAX_ENTRIES_VAR), "{err}");
+
+        // Exactly at the limit is within it.
+        let dir = tempfile::tempdir().unwrap();
+        let dest = dir.path().join("rootfs");
+        super::unpack_image(&image_of(vec![many(1000)]), &dest, limits).unwrap();
+        assert_eq!(std::fs::read_dir(&dest).unwrap().count(), 1000);
+    }
+
+    #[test]
+    fn reading_an_oversized_file_stops_at_the_file_limit() {
+        let limits = UnpackLimits {
+            max_file_bytes: 1 << 20,
+            ..UnpackLimits::default()
+        };
+        let is_file_limit = |err: &UnpackError| {
+            matches!(err, UnpackError::Limit { limit: Limit::FileBytes { path, max }, .. }
+                if path == "/app/big.cwasm" && *max == 1 << 20)
+        };
+        // A header that claims 8 GiB, followed by 2 MiB: a read of it all
+        // would hit the end of the layer, the limit stops it before.
+        let mut header = tar::Header::new_gnu();
+        header.set_path("app/big.cwasm").unwrap();
+        header.set_size(8 << 30);
+        header.set_mode(0o644);
+        header.set_entry_type(tar::EntryType::Regular);
+        header.set_cksum();
+        let mut tar = header.as_bytes().to_vec();
+        tar.resize(tar.len() + (2 << 20), 0);
+        let err = super::read_file(&gzip_layer(&tar), "/app/big.cwasm", limits).unwrap_err();
+        assert!(is_file_limit(&err), "{err}");
+        assert!(err.to_string().contains(MAX_FILE_BYTES_VAR), "{err}");
+
+        let honest = gzip_layer(&RawTar::new().file("app/big.cwasm", &[7; 2 << 20]).bytes());
+        let err = super::read_file(&honest, "/app/big.cwasm", limits).unwrap_err();
+        assert!(is_file_limit(&err), "{err}");
+        let read = super::read_file(&honest, "/app/big.cwasm", UnpackLimits::default());
+        assert_eq!(read.unwrap().unwrap().len(), 2 << 20);
+
+        // The layer's own limits hold for a read too.
+        let entries = UnpackLimits {
+            max_entries: 1,
+            ..UnpackLimits::default()
+        };
+        let two = gzip_layer(&RawTar::new().file("a", b"").file("b", b"").bytes());
+        assert!(matches!(
+            super::read_file(&two, "/b", entries),
+            Err(UnpackError::Limit {
+                limit: Limit::Entries(1),
+                ..
+            })
+        ));
     }
 }

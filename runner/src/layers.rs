@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 
 use wasmpack_oci::digest::{sha256_hex, Blob, HashingWriter};
 use wasmpack_oci::image_layer::{ImageLayer, LayerContent};
-use wasmpack_oci::unpack::unpack_layers;
+use wasmpack_oci::unpack::{unpack_layers, UnpackLimits};
 
 use crate::cache::create_private_dir;
 use crate::RunError;
@@ -81,17 +81,17 @@ impl LayerStore {
     }
 
     /// The stored copy of `layer`: the one kept already (its blob need not
-    /// have been read), else its verified blob unpacked now.
-    pub fn get(&self, layer: &ImageLayer) -> Result<StoredLayer, RunError> {
+    /// have been read), else its verified blob unpacked now within `limits`.
+    pub fn get(&self, layer: &ImageLayer, limits: UnpackLimits) -> Result<StoredLayer, RunError> {
         match self.open(&layer.digest())? {
             Some(stored) => Ok(stored),
-            None => self.open_or_add(verified(layer)?),
+            None => self.open_or_add(verified(layer)?, limits),
         }
     }
 
     /// The stored layer for `layer`, unpacking its (verified) blob first if
-    /// it is not stored yet.
-    pub fn open_or_add(&self, layer: &Blob) -> Result<StoredLayer, RunError> {
+    /// it is not stored yet, within `limits`.
+    pub fn open_or_add(&self, layer: &Blob, limits: UnpackLimits) -> Result<StoredLayer, RunError> {
         if let Some(stored) = self.open(&layer.digest)? {
             return Ok(stored);
         }
@@ -108,7 +108,7 @@ impl LayerStore {
             .tempdir_in(&self.root)
             .map_err(io_err(&self.root))?;
         let rootfs = staging.path().join(ROOTFS);
-        unpack_layers(std::slice::from_ref(layer), &rootfs)?;
+        unpack_layers(std::slice::from_ref(layer), &rootfs, limits)?;
         let mut list = String::new();
         for (path, digest) in file_digests(&rootfs)? {
             list.push_str(&format!("{digest} {path}\n"));
@@ -208,7 +208,7 @@ mod tests {
         assert!(!store.has(&blob.digest));
         assert!(store.open(&blob.digest).unwrap().is_none());
 
-        let stored = store.open_or_add(&blob).unwrap();
+        let stored = store.open_or_add(&blob, UnpackLimits::default()).unwrap();
         assert!(store.has(&blob.digest));
         assert_eq!(
             std::fs::read(stored.rootfs.join("app/data.txt")).unwrap(),
@@ -225,7 +225,7 @@ mod tests {
             descriptor: descriptor_of(&blob),
             content: LayerContent::NotRead,
         };
-        let again = store.get(&unread).unwrap();
+        let again = store.get(&unread, UnpackLimits::default()).unwrap();
         assert_eq!(again.rootfs, stored.rootfs);
         let leftovers: Vec<_> = std::fs::read_dir(dir.path().join("layers"))
             .unwrap()
@@ -239,7 +239,7 @@ mod tests {
             content: LayerContent::NotRead,
         };
         assert!(
-            matches!(store.get(&lost), Err(RunError::LayerNotRead(digest)) if digest == other.digest)
+            matches!(store.get(&lost, UnpackLimits::default()), Err(RunError::LayerNotRead(digest)) if digest == other.digest)
         );
     }
 
@@ -252,7 +252,7 @@ mod tests {
             ..layer(&[("/a", b"a")])
         };
         assert!(!store.has(&bad.digest));
-        assert!(store.open_or_add(&bad).is_err());
+        assert!(store.open_or_add(&bad, UnpackLimits::default()).is_err());
 
         let mut tar = tar::Builder::new(Vec::new());
         let mut header = tar::Header::new_gnu();
@@ -266,7 +266,9 @@ mod tests {
             "application/vnd.oci.image.layer.v1.tar",
             tar.into_inner().unwrap(),
         );
-        let err = store.open_or_add(&escaping).unwrap_err();
+        let err = store
+            .open_or_add(&escaping, UnpackLimits::default())
+            .unwrap_err();
         assert!(err.to_string().contains(".."), "{err}");
         assert!(!store.has(&escaping.digest));
         assert!(!dir.path().join("x").exists() && !dir.path().join("layers/x").exists());

@@ -8,6 +8,7 @@ use clap::Args;
 use wasmpack_oci::inspect::{describe, ImageReport};
 use wasmpack_oci::layout::{read_image, ImageSource};
 use wasmpack_oci::name::is_reference_argument;
+use wasmpack_oci::unpack::UnpackLimits;
 use wasmpack_registry::pull_image;
 
 use super::{block_on, human_size, print_json, wasm_summary, RegistryArgs};
@@ -37,7 +38,7 @@ impl InspectCommand {
         } else {
             bail!("{}: no such file, folder or image reference", self.source);
         };
-        let report = describe(&image)?;
+        let report = describe(&image, UnpackLimits::from_env()?)?;
         if self.json {
             print_json(&report)
         } else {

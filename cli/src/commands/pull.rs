@@ -7,7 +7,7 @@ use anyhow::Result;
 use clap::Args;
 use wasmpack_oci::layout::save_image;
 use wasmpack_oci::platform::parse_platform;
-use wasmpack_oci::unpack::unpack_image;
+use wasmpack_oci::unpack::{unpack_image, UnpackLimits};
 use wasmpack_registry::pull_image;
 
 use super::{block_on, print_json, RegistryArgs};
@@ -48,7 +48,7 @@ impl PullCommand {
             &self.registry.options(self.json),
         ))??;
         if let Some(dir) = &self.unpack {
-            unpack_image(&image, dir)?;
+            unpack_image(&image, dir, UnpackLimits::from_env()?)?;
         }
         save_image(&self.output, &image, Some(&self.reference))?;
         if self.json {

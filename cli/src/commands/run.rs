@@ -8,6 +8,7 @@ use std::time::Duration;
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use wasmpack_oci::key_value::parse_argument;
+use wasmpack_oci::unpack::UnpackLimits;
 use wasmpack_runner::workload::{load, Input};
 use wasmpack_runner::{one_line, LocalCache, RunOptions, Runner, TrustPolicy};
 
@@ -73,6 +74,7 @@ impl RunCommand {
             self.entrypoint.as_deref(),
             &self.registry.options(false),
             layers.as_ref(),
+            UnpackLimits::from_env()?,
         ))??;
         let runner = Runner::new(TrustPolicy::load(self.trust_aot)?, cache)?;
         let prepared = runner.prepare(&workload)?;

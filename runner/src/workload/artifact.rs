@@ -6,7 +6,7 @@
 use std::path::PathBuf;
 
 use wasmpack_oci::image_layer::ImageLayer;
-use wasmpack_oci::unpack::read_file;
+use wasmpack_oci::unpack::{read_file, UnpackLimits};
 
 use super::rootfs::resolve_inside;
 use crate::layers::{verified, LayerStore};
@@ -29,6 +29,7 @@ enum ArtifactSource {
         layer: Box<ImageLayer>,
         path: String,
         store: Option<LayerStore>,
+        limits: UnpackLimits,
     },
     /// A file in an unpacked image, checked against its facts file.
     File(PathBuf),
@@ -51,12 +52,13 @@ impl AotLayer {
     }
 
     /// The artifact at `path` in the AOT layer `layer`, kept in `store`
-    /// when there is one.
+    /// when there is one; the layer is read within `limits`.
     pub(super) fn in_layer(
         candidate: AotCandidate,
         layer: ImageLayer,
         path: String,
         store: Option<LayerStore>,
+        limits: UnpackLimits,
     ) -> Self {
         AotLayer {
             candidate,
@@ -64,6 +66,7 @@ impl AotLayer {
                 layer: Box::new(layer),
                 path,
                 store,
+                limits,
             },
         }
     }
@@ -77,20 +80,23 @@ impl AotLayer {
                 layer,
                 path,
                 store: Some(store),
+                limits,
             } => {
-                let stored = store.get(layer)?;
+                let stored = store.get(layer, *limits)?;
                 resolve_inside(&stored.rootfs, path).map(Artifact::File)
             }
             ArtifactSource::Layer {
                 layer,
                 path,
                 store: None,
+                limits,
             } => {
-                let bytes =
-                    read_file(verified(layer)?, path).map_err(|source| RunError::ArtifactRead {
+                let bytes = read_file(verified(layer)?, path, *limits).map_err(|source| {
+                    RunError::ArtifactRead {
                         path: path.clone(),
                         source,
-                    })?;
+                    }
+                })?;
                 bytes
                     .map(Artifact::Bytes)
                     .ok_or_else(|| RunError::ArtifactMissing(path.clone()))

@@ -11,7 +11,7 @@ use wasmpack_oci::image::MEDIA_TYPE_WASM_CONFIG;
 use wasmpack_oci::image_layer::{ImageLayer, LayerContent};
 use wasmpack_oci::layout::{ImageSource, LayerRead, LayoutImage};
 use wasmpack_oci::name::parse_reference;
-use wasmpack_oci::unpack::ARTIFACT_MODULE_FILE;
+use wasmpack_oci::unpack::{UnpackLimits, ARTIFACT_MODULE_FILE};
 use wasmpack_registry::{pull_image, RegistryOptions};
 
 use super::artifact::AotLayer;
@@ -30,6 +30,7 @@ pub(super) fn read(
     name: Option<&str>,
     entrypoint: Option<&str>,
     store: Option<&LayerStore>,
+    limits: UnpackLimits,
 ) -> Result<Workload, RunError> {
     let image = LayoutImage::open(source, name)?;
     let manifest = image.manifest();
@@ -52,7 +53,15 @@ pub(super) fn read(
             image.layer(index, read)
         })
         .collect::<Result<_, _>>()?;
-    from_image(manifest, image.config(), layers, None, entrypoint, store)
+    from_image(
+        manifest,
+        image.config(),
+        layers,
+        None,
+        entrypoint,
+        store,
+        limits,
+    )
 }
 
 /// The image `reference` names, pulled (a pull verifies every blob: a
@@ -62,6 +71,7 @@ pub(super) async fn pull(
     registry: &RegistryOptions,
     entrypoint: Option<&str>,
     store: Option<&LayerStore>,
+    limits: UnpackLimits,
 ) -> Result<Workload, RunError> {
     let parsed = parse_reference(reference).map_err(|source| RunError::Reference {
         reference: reference.to_string(),
@@ -87,6 +97,7 @@ pub(super) async fn pull(
         Some(origin),
         entrypoint,
         store,
+        limits,
     )
 }
 
@@ -112,6 +123,7 @@ fn from_image(
     origin: Option<String>,
     entrypoint_override: Option<&str>,
     store: Option<&LayerStore>,
+    limits: UnpackLimits,
 ) -> Result<Workload, RunError> {
     let (entrypoint, cmd, env) = if config.media_type == MEDIA_TYPE_WASM_CONFIG {
         (
@@ -170,10 +182,16 @@ fn from_image(
             annotations,
             defect,
         };
-        aot.push(AotLayer::in_layer(candidate, layer, path, store.cloned()));
+        aot.push(AotLayer::in_layer(
+            candidate,
+            layer,
+            path,
+            store.cloned(),
+            limits,
+        ));
     }
 
-    let (rootfs, module, digest) = rootfs::unpack(&files, &module_path, store)?;
+    let (rootfs, module, digest) = rootfs::unpack(&files, &module_path, store, limits)?;
     Ok(Workload {
         code: Code::Wasm { module, digest },
         entrypoint,
@@ -226,7 +244,7 @@ mod tests {
                 .unwrap()
         };
         std::fs::write(blob(1), b"tampered").unwrap();
-        let workload = read(&source, None, None, None).unwrap();
+        let workload = read(&source, None, None, None, UnpackLimits::default()).unwrap();
         let defect = workload.aot[0]
             .candidate
             .defect
@@ -241,15 +259,15 @@ mod tests {
         // are not even noticed.
         let store = LayerStore::new(dir.path().join("layers"));
         let mut files = std::fs::read(blob(0)).unwrap();
-        read(&source, None, None, Some(&store)).unwrap();
+        read(&source, None, None, Some(&store), UnpackLimits::default()).unwrap();
         files.truncate(1);
         std::fs::write(blob(0), &files).unwrap();
-        let workload = read(&source, None, None, Some(&store)).unwrap();
+        let workload = read(&source, None, None, Some(&store), UnpackLimits::default()).unwrap();
         assert!(matches!(workload.code, Code::Wasm { .. }));
         assert!(workload.rootfs.unwrap().path().join("hello.wasm").is_file());
         // Without the store the damaged file layer is required: it fails.
         assert!(matches!(
-            read(&source, None, None, None),
+            read(&source, None, None, None, UnpackLimits::default()),
             Err(RunError::Layout(_))
         ));
     }

@@ -14,6 +14,7 @@ use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 
 use wasmpack_oci::digest::sha256_digest;
+use wasmpack_oci::unpack::UnpackLimits;
 use wasmpack_registry::RegistryOptions;
 
 pub use argument::Input;
@@ -88,7 +89,8 @@ pub struct Workload {
 }
 
 /// Loads what `input` names (`name` picks an image in a layout or archive).
-/// With a `store`, an image's layers are unpacked there once and reused.
+/// With a `store`, an image's layers are unpacked there once and reused;
+/// layers are unpacked and read within `limits`.
 /// `entrypoint` replaces an image's ENTRYPOINT and drops its CMD, as
 /// `docker run --entrypoint` does; the module is then the file it names.
 pub async fn load(
@@ -97,6 +99,7 @@ pub async fn load(
     entrypoint: Option<&str>,
     registry: &RegistryOptions,
     store: Option<&LayerStore>,
+    limits: UnpackLimits,
 ) -> Result<Workload, RunError> {
     if entrypoint.is_some() && matches!(input, Input::Wasm(_) | Input::Precompiled(_)) {
         return Err(RunError::EntrypointOfModule);
@@ -111,8 +114,10 @@ pub async fn load(
             Ok(Workload::bare(Code::Wasm { module, digest }, path))
         }
         Input::Precompiled(path) => Ok(Workload::bare(Code::Precompiled(path.clone()), path)),
-        Input::Image(source) => image::read(source, name, entrypoint, store),
-        Input::Remote(reference) => image::pull(reference, registry, entrypoint, store).await,
+        Input::Image(source) => image::read(source, name, entrypoint, store, limits),
+        Input::Remote(reference) => {
+            image::pull(reference, registry, entrypoint, store, limits).await
+        }
     }
 }
 

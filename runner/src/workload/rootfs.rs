@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use tempfile::TempDir;
 use wasmpack_oci::image_layer::ImageLayer;
-use wasmpack_oci::unpack::unpack_layers;
+use wasmpack_oci::unpack::{unpack_layers, UnpackLimits};
 
 use super::{hashed, ModuleBytes};
 use crate::layers::{verified, LayerStore};
@@ -32,14 +32,15 @@ impl Rootfs {
 }
 
 /// The root made of the image's file `layers`, and the module at
-/// `module_path` in it with its digest.
+/// `module_path` in it with its digest; unpacked within `limits`.
 pub(super) fn unpack(
     layers: &[ImageLayer],
     module_path: &str,
     store: Option<&LayerStore>,
+    limits: UnpackLimits,
 ) -> Result<(Rootfs, ModuleBytes, String), RunError> {
     if let (Some(store), [layer]) = (store, layers) {
-        let stored = store.get(layer)?;
+        let stored = store.get(layer, limits)?;
         let (module, digest) = match stored.file_digest(module_path) {
             Some(digest) => (
                 ModuleBytes::File(resolve_inside(&stored.rootfs, module_path)?),
@@ -58,7 +59,7 @@ pub(super) fn unpack(
             source,
         })?;
     let blobs = layers.iter().map(verified).collect::<Result<Vec<_>, _>>()?;
-    unpack_layers(blobs, dir.path())?;
+    unpack_layers(blobs, dir.path(), limits)?;
     let (module, digest) = hashed(read_inside(dir.path(), module_path)?);
     Ok((Rootfs::Temporary(dir), module, digest))
 }
