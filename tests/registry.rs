@@ -355,3 +355,153 @@ fn a_tampered_blob_fails_the_pull_and_leaves_nothing() {
         .collect();
     assert!(leftovers.is_empty(), "{leftovers:?}");
 }
+
+/// The `.wasmpack-staging-*` folders left in `dir`.
+fn staging_left(dir: &Path) -> Vec<String> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| name.starts_with(".wasmpack-staging-"))
+        .collect()
+}
+
+/// Pushes to `target` the built image with its layer replaced by a tar
+/// whose one entry is `../escaped`, which unpacking refuses.
+fn push_unsafe_image(d: &Path, target: &str, env: &[(&str, &str)]) {
+    use sha2::{Digest, Sha256};
+    build(d, "unsafe", &[]);
+    let blobs = d.join("unsafe/blobs/sha256");
+    let read_json = |path: &Path| -> serde_json::Value {
+        serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
+    };
+    let put = |data: &[u8]| {
+        let hex = hex::encode(Sha256::digest(data));
+        std::fs::write(blobs.join(&hex), data).unwrap();
+        format!("sha256:{hex}")
+    };
+
+    let mut header = tar::Header::new_gnu();
+    header.as_old_mut().name[..10].copy_from_slice(b"../escaped");
+    header.set_entry_type(tar::EntryType::Regular);
+    header.set_mode(0o644);
+    header.set_size(1);
+    header.set_cksum();
+    let mut tar = tar::Builder::new(Vec::new());
+    tar.append(&header, &b"x"[..]).unwrap();
+    let layer = tar.into_inner().unwrap();
+
+    let index_path = d.join("unsafe/index.json");
+    let mut index = read_json(&index_path);
+    let old = index["manifests"][0]["digest"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let mut manifest = read_json(&blobs.join(old.trim_start_matches("sha256:")));
+    manifest["layers"][0] = serde_json::json!({
+        "mediaType": "application/vnd.oci.image.layer.v1.tar",
+        "digest": put(&layer),
+        "size": layer.len(),
+    });
+    let manifest = serde_json::to_vec(&manifest).unwrap();
+    index["manifests"][0]["digest"] = put(&manifest).into();
+    index["manifests"][0]["size"] = manifest.len().into();
+    std::fs::write(&index_path, serde_json::to_vec(&index).unwrap()).unwrap();
+    json(&wasmpack(
+        &["push", "unsafe", target, "--insecure", "--json"],
+        d,
+        env,
+    ));
+}
+
+#[test]
+fn a_failed_layout_save_leaves_no_unpacked_files() {
+    let registry = Registry::start(None);
+    let (dir, _) = workdir();
+    let d = dir.path();
+    let config = empty_docker_config(d);
+    let env = [("DOCKER_CONFIG", config.as_str())];
+    build(d, "image.tar", &[]);
+    let target = registry.reference("demo/hello:1");
+    json(&wasmpack(
+        &["push", "image.tar", &target, "--insecure", "--json"],
+        d,
+        &env,
+    ));
+    // A layout inside a regular file: no one, root included, can make it.
+    std::fs::write(d.join("file"), b"").unwrap();
+    std::fs::create_dir(d.join("empty")).unwrap();
+
+    for unpack in ["rootfs", "empty"] {
+        let out = wasmpack(
+            &[
+                "pull",
+                &target,
+                "-o",
+                "file/pulled",
+                "--unpack",
+                unpack,
+                "--insecure",
+            ],
+            d,
+            &env,
+        );
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success());
+        assert!(stderr.contains("file/pulled"), "names the layout: {stderr}");
+        assert_eq!(staging_left(d), Vec::<String>::new());
+    }
+    assert!(
+        !d.join("rootfs").exists(),
+        "no root filesystem without its layout"
+    );
+    assert_eq!(
+        std::fs::read_dir(d.join("empty")).unwrap().count(),
+        0,
+        "the empty folder given is left empty"
+    );
+}
+
+#[test]
+fn a_failed_unpack_leaves_no_layout() {
+    let registry = Registry::start(None);
+    let (dir, _) = workdir();
+    let d = dir.path();
+    let config = empty_docker_config(d);
+    let env = [("DOCKER_CONFIG", config.as_str())];
+    let target = registry.reference("demo/unsafe:1");
+    push_unsafe_image(d, &target, &env);
+    let pull = |unpack: &str| {
+        wasmpack(
+            &[
+                "pull",
+                &target,
+                "-o",
+                "pulled",
+                "--unpack",
+                unpack,
+                "--insecure",
+            ],
+            d,
+            &env,
+        )
+    };
+
+    // Refused before anything is written: a folder with content.
+    std::fs::create_dir(d.join("full")).unwrap();
+    std::fs::write(d.join("full/theirs"), b"keep").unwrap();
+    let out = pull("full");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(stderr.contains("not empty"), "{stderr}");
+    assert!(!d.join("pulled").exists(), "no layout without its files");
+    assert_eq!(std::fs::read(d.join("full/theirs")).unwrap(), b"keep");
+
+    // Refused while unpacking.
+    let out = pull("rootfs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(stderr.contains("../escaped"), "names the entry: {stderr}");
+    assert!(!d.join("pulled").exists(), "no layout without its files");
+    assert!(!d.join("rootfs").exists() && !d.join("escaped").exists());
+    assert_eq!(staging_left(d), Vec::<String>::new());
+}

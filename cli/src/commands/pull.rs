@@ -1,7 +1,7 @@
 //! `wasmpack pull`: an image from a registry into an OCI layout, verified
 //! blob by blob; optionally unpacked.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::Result;
 use clap::Args;
@@ -47,10 +47,24 @@ impl PullCommand {
             platform.as_ref(),
             &self.registry.options(self.json),
         ))??;
-        if let Some(dir) = &self.unpack {
-            unpack_image(&image, dir, UnpackLimits::from_env()?)?;
+        // Unpacked files first: their folder was missing or empty, so they
+        // can be taken back exactly, whereas a layout may be shared with
+        // other images. A failed save takes them back, so the two outputs
+        // appear together or not at all.
+        let unpacked = match &self.unpack {
+            Some(dir) => {
+                let existed = dir.exists();
+                unpack_image(&image, dir, UnpackLimits::from_env()?)?;
+                Some((dir, existed))
+            }
+            None => None,
+        };
+        if let Err(err) = save_image(&self.output, &image, Some(&self.reference)) {
+            return Err(match unpacked {
+                Some((dir, existed)) => take_back(dir, existed, err.into()),
+                None => err.into(),
+            });
         }
-        save_image(&self.output, &image, Some(&self.reference))?;
         if self.json {
             print_json(&PullResult {
                 reference: &self.reference,
@@ -66,5 +80,24 @@ impl PullCommand {
             );
             Ok(())
         }
+    }
+}
+
+/// Removes the files just unpacked into `dir` after `failure`, leaving the
+/// empty folder if there was one; a failure to do so is added to `failure`.
+fn take_back(dir: &Path, existed: bool, failure: anyhow::Error) -> anyhow::Error {
+    let removed = std::fs::remove_dir_all(dir).and_then(|()| {
+        if existed {
+            std::fs::create_dir(dir)
+        } else {
+            Ok(())
+        }
+    });
+    match removed {
+        Ok(()) => failure,
+        Err(e) => failure.context(format!(
+            "{}: the unpacked files could not be removed ({e})",
+            dir.display()
+        )),
     }
 }

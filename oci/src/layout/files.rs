@@ -21,9 +21,13 @@ pub(crate) fn staging_beside(dest: &Path) -> io::Result<tempfile::TempDir> {
 }
 
 /// Renames a finished staging folder to `dest`: readers see nothing, then
-/// the whole tree.
+/// the whole tree. When the rename fails (`dest` appeared meanwhile, or is a
+/// folder with content), the staging folder is removed with what it holds.
 pub(crate) fn put_in_place(staging: tempfile::TempDir, dest: &Path) -> io::Result<()> {
-    std::fs::rename(staging.keep(), dest)
+    std::fs::rename(staging.path(), dest)?;
+    // Renamed away: the guard must not remove whatever takes its old name.
+    let _ = staging.keep();
+    Ok(())
 }
 
 /// Writes `data` to a temporary file next to `path`, then renames it into
@@ -39,4 +43,34 @@ pub fn write_atomically(path: &Path, data: &[u8]) -> Result<(), LayoutError> {
     tmp.as_file().sync_all().map_err(io_err)?;
     tmp.persist(path).map_err(|e| io_err(e.error))?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The staging folders left in `parent`.
+    fn staging_left(parent: &Path) -> Vec<String> {
+        std::fs::read_dir(parent)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|name| name.starts_with(".wasmpack-staging-"))
+            .collect()
+    }
+
+    #[test]
+    fn a_failed_rename_leaves_no_staging_folder() {
+        let dir = tempfile::tempdir().unwrap();
+        let dest = dir.path().join("out");
+        let staging = staging_beside(&dest).unwrap();
+        std::fs::write(staging.path().join("blob"), b"new").unwrap();
+        // The destination appears while staging: a folder with content,
+        // which a rename cannot replace.
+        std::fs::create_dir(&dest).unwrap();
+        std::fs::write(dest.join("theirs"), b"old").unwrap();
+
+        assert!(put_in_place(staging, &dest).is_err());
+        assert_eq!(staging_left(dir.path()), Vec::<String>::new());
+        assert_eq!(std::fs::read(dest.join("theirs")).unwrap(), b"old");
+    }
 }
