@@ -320,7 +320,8 @@ pub fn read_file(
 }
 
 /// Applies one uncompressed layer tar on top of what `root` holds, counting
-/// what it unpacks in `budget`.
+/// what it unpacks in `budget`; refused if it leaves a link in `root` that
+/// resolves outside it.
 pub fn unpack_layer(
     reader: impl io::Read,
     root: &Path,
@@ -415,8 +416,10 @@ pub fn unpack_layer(
                     }
                     Err(_) => link.into_owned(),
                 };
-                if contained(&link_dir.join(&link)).is_none() {
-                    return Err(unsafe_entry("is a symlink that points outside the image"));
+                // Early, naming the entry; `check_links` sees the final tree,
+                // where later links may change what this one's parts mean.
+                if let Some(reason) = resolve_link(root, link_dir, &link).map_err(layer_err)? {
+                    return Err(unsafe_entry(reason));
                 }
                 remove_any(&target).map_err(layer_err)?;
                 std::os::unix::fs::symlink(&link, &target).map_err(layer_err)?;
@@ -448,6 +451,107 @@ pub fn unpack_layer(
         for path in rel.ancestors() {
             if path.as_os_str().is_empty() || !written.insert(path.to_path_buf()) {
                 break; // the folders above are in already
+            }
+        }
+    }
+    check_links(root, layer)
+}
+
+/// The most links one path resolution follows, as Linux's (ELOOP past it).
+const MAX_LINK_HOPS: usize = 40;
+
+/// One step of a path still to resolve.
+enum Step {
+    Up,
+    Name(std::ffi::OsString),
+}
+
+/// Where the kernel would take the link target `target` met in the folder
+/// `from` of `root`: `None` when inside the root, else why not. Part by
+/// part, following the links already in `root`, so `l -> .` makes `l/..`
+/// climb out; a missing part is taken as a folder, as a later entry may
+/// make it one. An absolute link met on the way names the host's root.
+fn resolve_link(root: &Path, from: &Path, target: &Path) -> io::Result<Option<&'static str>> {
+    const OUTSIDE: &str = "is a symlink that resolves outside the image";
+    let mut at: Vec<std::ffi::OsString> = from.iter().map(|p| p.to_os_string()).collect();
+    // Steps still to take, the next one last.
+    let mut steps: Vec<Step> = Vec::new();
+    let mut hops = 0;
+    let mut next = Some(target.to_path_buf());
+    while let Some(path) = next.take() {
+        for component in path.components().rev() {
+            match component {
+                Component::Normal(name) => steps.push(Step::Name(name.to_os_string())),
+                Component::ParentDir => steps.push(Step::Up),
+                Component::CurDir => {}
+                Component::RootDir | Component::Prefix(_) => return Ok(Some(OUTSIDE)),
+            }
+        }
+        while let Some(step) = steps.pop() {
+            let name = match step {
+                Step::Up if at.pop().is_some() => continue,
+                Step::Up => return Ok(Some(OUTSIDE)),
+                Step::Name(name) => name,
+            };
+            let path: PathBuf = std::iter::once(root.as_os_str())
+                .chain(at.iter().map(|p| p.as_os_str()))
+                .chain(std::iter::once(name.as_os_str()))
+                .collect();
+            match std::fs::symlink_metadata(&path) {
+                Ok(meta) if meta.file_type().is_symlink() => {
+                    hops += 1;
+                    if hops > MAX_LINK_HOPS {
+                        return Ok(Some("is a symlink through more than 40 links"));
+                    }
+                    // The link's own target, from the folder it is in.
+                    next = Some(std::fs::read_link(&path)?);
+                    break;
+                }
+                Ok(_) => at.push(name),
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::NotFound | io::ErrorKind::NotADirectory
+                    ) =>
+                {
+                    at.push(name)
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+    Ok(None)
+}
+
+/// Refuses a tree that holds a link resolving outside it: a link checked
+/// when written can be turned outward by a later one (`esc -> l/../x`, then
+/// `l -> .`), in the same layer or the next, so each layer ends with this;
+/// the error names `layer`, which left the tree so.
+fn check_links(root: &Path, layer: &str) -> Result<(), UnpackError> {
+    let io_err = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| UnpackError::Io { path, source }
+    };
+    let mut folders = vec![PathBuf::new()];
+    while let Some(folder) = folders.pop() {
+        let dir = root.join(&folder);
+        for child in std::fs::read_dir(&dir).map_err(io_err(&dir))? {
+            let child = child.map_err(io_err(&dir))?;
+            let rel = folder.join(child.file_name());
+            let kind = child.file_type().map_err(io_err(&child.path()))?;
+            if kind.is_dir() {
+                folders.push(rel);
+            } else if kind.is_symlink() {
+                // Resolving the link's own path follows it, as a use would.
+                let outside =
+                    resolve_link(root, Path::new(""), &rel).map_err(io_err(&child.path()))?;
+                if let Some(reason) = outside {
+                    return Err(UnpackError::Unsafe {
+                        layer: layer.to_string(),
+                        entry: rel.to_string_lossy().into_owned(),
+                        reason,
+                    });
+                }
             }
         }
     }
@@ -989,5 +1093,138 @@ mod tests {
                 ..
             })
         ));
+    }
+
+    /// Every symlink under `root` that resolves (on this host, as the
+    /// kernel resolves it) outside `root`.
+    fn links_resolving_outside(root: &Path) -> Vec<String> {
+        let root = root.canonicalize().unwrap();
+        let mut outside = Vec::new();
+        let mut folders = vec![root.clone()];
+        while let Some(folder) = folders.pop() {
+            for child in std::fs::read_dir(&folder).unwrap() {
+                let child = child.unwrap();
+                let kind = child.file_type().unwrap();
+                if kind.is_dir() {
+                    folders.push(child.path());
+                } else if kind.is_symlink() {
+                    // A dangling link resolves nowhere: it cannot escape.
+                    if let Ok(resolved) = std::fs::canonicalize(child.path()) {
+                        if !resolved.starts_with(&root) {
+                            outside.push(format!(
+                                "{} -> {}",
+                                child.path().display(),
+                                resolved.display()
+                            ));
+                        }
+                    }
+                }
+            }
+        }
+        outside
+    }
+
+    #[test]
+    fn symlink_chains_that_resolve_outside_are_refused() {
+        let symlink = tar::EntryType::Symlink;
+        for target in [
+            "l/l/l/l/../../../../etc/shadow",
+            "l/l/l/l/../sentinel",
+            "l/../sentinel",
+            "/l/l/../sentinel",
+            // Past the kernel's 40 links nothing is known of where it goes.
+            "loop",
+        ] {
+            let outer = tempfile::tempdir().unwrap();
+            let root = outer.path().join("root");
+            std::fs::create_dir(&root).unwrap();
+            std::fs::write(outer.path().join("sentinel"), b"keep").unwrap();
+            // `l` is the root; the `l/..` parts look like staying inside.
+            let tar = RawTar::new()
+                .entry("l", symlink, ".", b"")
+                .entry("inner", symlink, "l/l/sub/../l", b"")
+                .entry("loop", symlink, "esc", b"")
+                .entry("esc", symlink, target, b"")
+                .bytes();
+            let err = unpack_layer(tar.as_slice(), &root, "sha256:test")
+                .expect_err(&format!("{target}: refused"));
+            // A loop closes only once both links are there: either is named.
+            assert!(
+                matches!(&err, UnpackError::Unsafe { entry, .. }
+                    if entry == "esc" || (target == "loop" && entry == "loop")),
+                "{target}: {err}"
+            );
+            assert_eq!(
+                links_resolving_outside(&root),
+                Vec::<String>::new(),
+                "{target}"
+            );
+            assert_eq!(
+                std::fs::read(outer.path().join("sentinel")).unwrap(),
+                b"keep"
+            );
+        }
+    }
+
+    #[test]
+    fn links_turned_outward_by_later_entries_are_refused() {
+        let symlink = tar::EntryType::Symlink;
+        // Each link resolves inside when it is written: a later link, in
+        // the same layer or the next, makes its `..` climb out.
+        let later_in_layer = vec![RawTar::new()
+            .entry("esc", symlink, "l/../sentinel", b"")
+            .entry("l", symlink, ".", b"")
+            .bytes()];
+        let later_layer = vec![
+            RawTar::new()
+                .entry("d/", tar::EntryType::Directory, "", b"")
+                .entry("esc", symlink, "d/../sentinel", b"")
+                .bytes(),
+            RawTar::new().entry("d", symlink, ".", b"").bytes(),
+        ];
+        for (case, layers) in [
+            ("later in the layer", later_in_layer),
+            ("in a later layer", later_layer),
+        ] {
+            let outer = tempfile::tempdir().unwrap();
+            std::fs::write(outer.path().join("sentinel"), b"keep").unwrap();
+            let dest = outer.path().join("rootfs");
+            let blobs: Vec<_> = layers
+                .into_iter()
+                .map(|tar| Blob::new(crate::layer::MEDIA_TYPE_TAR, tar))
+                .collect();
+            let err = unpack_image(&image_of(blobs), &dest).expect_err(case);
+            assert!(err.to_string().contains("esc"), "{case}: {err}");
+            assert!(!dest.exists(), "{case}: no destination");
+            assert_eq!(
+                std::fs::read_dir(outer.path()).unwrap().count(),
+                1,
+                "{case}: no staging"
+            );
+            assert_eq!(
+                std::fs::read(outer.path().join("sentinel")).unwrap(),
+                b"keep"
+            );
+        }
+    }
+
+    #[test]
+    fn symlink_chains_inside_the_image_unpack() {
+        let symlink = tar::EntryType::Symlink;
+        let tar = RawTar::new()
+            .file("usr/lib/x", b"x")
+            .entry("lib", symlink, "usr/lib", b"")
+            .entry("l", symlink, ".", b"")
+            .entry("etc/x", symlink, "../l/lib/../lib/x", b"")
+            .entry("etc/abs", symlink, "/l/lib/x", b"")
+            .entry("dangling", symlink, "nowhere/..", b"")
+            .bytes();
+        let outer = tempfile::tempdir().unwrap();
+        let dest = outer.path().join("rootfs");
+        let image = image_of(vec![Blob::new(crate::layer::MEDIA_TYPE_TAR, tar)]);
+        unpack_image(&image, &dest).unwrap();
+        assert_eq!(std::fs::read(dest.join("etc/x")).unwrap(), b"x");
+        assert_eq!(std::fs::read(dest.join("etc/abs")).unwrap(), b"x");
+        assert_eq!(links_resolving_outside(&dest), Vec::<String>::new());
     }
 }
