@@ -1,17 +1,21 @@
 //! Moving images to and from OCI registries (Docker Hub included) with
 //! oci-client: credentials from the Docker config, blobs before manifests,
-//! every pulled byte verified, retries on transient failures.
+//! every pulled byte verified and bounded in size, rate and time, retries
+//! on transient failures.
 
 mod auth;
+mod limits;
 mod pull;
 mod push;
 mod retry;
 
+pub use limits::{LimitError, TransferLimits};
 pub use pull::pull_image;
 pub use push::{push_image, push_owned_image, PushReport};
 
 use std::time::Duration;
 
+use limits::FetchError;
 use oci_client::client::{ClientConfig, ClientProtocol};
 use oci_client::secrets::RegistryAuth;
 use oci_client::{Client, Reference};
@@ -25,6 +29,8 @@ pub struct RegistryOptions {
     pub insecure: bool,
     /// Show progress bars (on a terminal).
     pub progress: bool,
+    /// How slow and how long a pull's transfers may be.
+    pub limits: TransferLimits,
 }
 
 /// Why a transfer failed.
@@ -43,6 +49,13 @@ pub enum RegistryError {
     },
     #[error("{reference}: the registry refused the credentials (docker login, or DOCKER_CONFIG, sets them)")]
     Unauthorized { reference: String },
+    #[error("{what} at {reference}")]
+    Limit {
+        what: String,
+        reference: String,
+        #[source]
+        source: LimitError,
+    },
     #[error("{reference}: {reason}")]
     Content { reference: String, reason: String },
     #[error(transparent)]
@@ -55,6 +68,12 @@ pub(crate) struct Session {
     pub reference: Reference,
     pub client: Client,
     pub auth: RegistryAuth,
+    /// For a pull's requests, whose bodies oci-client would read
+    /// unbounded: the same timeouts, our own size limits.
+    pub http: reqwest::Client,
+    /// `http` or `https`, as `client` reaches this registry.
+    pub scheme: &'static str,
+    pub limits: TransferLimits,
 }
 
 impl Session {
@@ -64,6 +83,13 @@ impl Session {
             reason: e.to_string(),
         })?;
         let registry = parsed.resolve_registry().to_string();
+        let setting_up = |source| RegistryError::Transfer {
+            what: "setting up the client".into(),
+            reference: reference.to_string(),
+            source,
+        };
+        let connect_timeout = Duration::from_secs(10);
+        let read_timeout = Duration::from_secs(60);
         let config = ClientConfig {
             protocol: if options.insecure {
                 ClientProtocol::HttpsExcept(vec![registry.clone()])
@@ -73,19 +99,24 @@ impl Session {
             // One PUT per blob, as docker and skopeo do, rather than many
             // chunked PATCH round trips.
             use_monolithic_push: true,
-            connect_timeout: Some(Duration::from_secs(10)),
-            read_timeout: Some(Duration::from_secs(60)),
+            connect_timeout: Some(connect_timeout),
+            read_timeout: Some(read_timeout),
             ..Default::default()
         };
-        let client = Client::try_from(config).map_err(|source| RegistryError::Transfer {
-            what: "setting up the client".into(),
-            reference: reference.to_string(),
-            source,
-        })?;
+        let client = Client::try_from(config).map_err(setting_up)?;
+        let http = reqwest::Client::builder()
+            .user_agent(concat!("wasmpack/", env!("CARGO_PKG_VERSION")))
+            .connect_timeout(connect_timeout)
+            .read_timeout(read_timeout)
+            .build()
+            .map_err(|e| setting_up(e.into()))?;
         Ok(Self {
             auth: auth::credentials(&registry)?,
             reference: parsed,
             client,
+            http,
+            scheme: if options.insecure { "http" } else { "https" },
+            limits: options.limits,
         })
     }
 
@@ -106,6 +137,22 @@ impl Session {
                     source,
                 }
             }
+        }
+    }
+
+    /// [`Session::transfer_error`], for fetches a limit may cut off.
+    pub fn fetch_error(
+        &self,
+        what: impl Into<String>,
+    ) -> impl FnOnce(FetchError) -> RegistryError + '_ {
+        let what = what.into();
+        move |error| match error {
+            FetchError::Registry(source) => self.transfer_error(what)(source),
+            FetchError::Limit(source) => RegistryError::Limit {
+                what,
+                reference: self.reference.whole(),
+                source,
+            },
         }
     }
 }

@@ -1,10 +1,20 @@
 //! Pulling an image into memory, every blob checked against the digest and
-//! size its descriptor names before the caller writes anything.
+//! size its descriptor names before the caller writes anything. Every body
+//! is read under [`crate::TransferLimits`] and cut off at its size limit as it
+//! arrives: a manifest at [`MANIFEST_LIMIT`], a blob at its descriptor's
+//! size, an error answer at [`ERROR_ANSWER_LIMIT`]. Blobs are still held
+//! in memory whole, up to those sizes.
 
-use oci_client::manifest::OciDescriptor;
-use oci_client::Reference;
+use bytes::Bytes;
+use futures_util::stream;
+use oci_client::errors::{OciDistributionError, OciEnvelope};
+use oci_client::secrets::RegistryAuth;
+use oci_client::{Reference, RegistryOperation};
 use oci_spec::image::{Arch, Descriptor, ImageIndex, ImageManifest, MediaType, Platform};
 
+use super::limits::{
+    check_announced, Bound, FetchError, Meter, ERROR_ANSWER_LIMIT, MANIFEST_LIMIT,
+};
 use super::retry::with_retry;
 use super::{progress_bar, RegistryError, RegistryOptions, Session};
 use wasmpack_oci::digest::{sha256_digest, Blob};
@@ -12,7 +22,8 @@ use wasmpack_oci::image::{blob_of, Image};
 use wasmpack_oci::layout::verify;
 use wasmpack_oci::platform::platform_of_config;
 
-/// Manifest types we ask for: OCI and Docker images, indexes and lists.
+/// Manifest types we ask for: OCI and Docker images, indexes and lists
+/// (blob requests send them too, as oci-client does).
 const ACCEPTED_MANIFESTS: &[&str] = &[
     "application/vnd.oci.image.manifest.v1+json",
     "application/vnd.oci.image.index.v1+json",
@@ -53,11 +64,6 @@ pub async fn pull_image(
         media_type = media_type_of(&bytes);
         chosen_platform = entry.platform().clone();
     }
-    if sha256_digest(&bytes) != digest {
-        return Err(content(format!(
-            "manifest content does not hash to {digest}"
-        )));
-    }
     let manifest: ImageManifest =
         serde_json::from_slice(&bytes).map_err(|e| content(format!("image manifest: {e}")))?;
     let total =
@@ -83,43 +89,59 @@ pub async fn pull_image(
     })
 }
 
+/// Fetches a manifest or index, at most [`MANIFEST_LIMIT`] bytes, and its
+/// digest: what it hashes to, which must be the digest the reference pins
+/// and the one the registry's Docker-Content-Digest header names.
 async fn fetch_manifest(
     session: &Session,
     reference: &Reference,
 ) -> Result<(Vec<u8>, String), RegistryError> {
-    let (bytes, digest) = with_retry(|| {
-        session
-            .client
-            .pull_manifest_raw(reference, &session.auth, ACCEPTED_MANIFESTS)
+    let target = reference
+        .digest()
+        .or_else(|| reference.tag())
+        .unwrap_or("latest");
+    let (bytes, announced) = with_retry(|| {
+        get(
+            session,
+            reference,
+            format!("manifests/{target}"),
+            MANIFEST_LIMIT,
+            Bound::Manifest,
+        )
     })
     .await
-    .map_err(session.transfer_error("fetching the manifest"))?;
-    Ok((bytes.to_vec(), digest))
+    .map_err(session.fetch_error("fetching the manifest"))?;
+    let digest = sha256_digest(&bytes);
+    for expected in reference.digest().into_iter().chain(announced.as_deref()) {
+        if expected != digest {
+            return Err(RegistryError::Content {
+                reference: reference.whole(),
+                reason: format!("manifest content hashes to {digest}, not {expected}"),
+            });
+        }
+    }
+    Ok((bytes, digest))
 }
 
-/// Downloads one blob and checks it against its descriptor.
+/// Downloads one blob, stopping as soon as the registry sends more than
+/// its descriptor's size, and checks it against its descriptor.
 async fn fetch_blob(
     session: &Session,
     descriptor: &Descriptor,
     bar: &indicatif::ProgressBar,
 ) -> Result<Blob, RegistryError> {
-    let wanted = OciDescriptor {
-        media_type: descriptor.media_type().to_string(),
-        digest: descriptor.digest().to_string(),
-        size: i64::try_from(descriptor.size()).unwrap_or(i64::MAX),
-        ..Default::default()
-    };
-    let data = with_retry(|| async {
-        let mut data =
-            Vec::with_capacity(usize::try_from(descriptor.size()).unwrap_or(0).min(1 << 30));
-        session
-            .client
-            .pull_blob(&session.reference, &wanted, &mut data)
-            .await?;
-        Ok(data)
+    let digest = descriptor.digest().to_string();
+    let (data, _) = with_retry(|| {
+        get(
+            session,
+            &session.reference,
+            format!("blobs/{digest}"),
+            descriptor.size(),
+            Bound::Descriptor,
+        )
     })
     .await
-    .map_err(session.transfer_error(format!("downloading blob {}", descriptor.digest())))?;
+    .map_err(session.fetch_error(format!("downloading blob {digest}")))?;
     verify(
         std::path::Path::new(&session.reference.whole()),
         descriptor,
@@ -127,6 +149,97 @@ async fn fetch_blob(
     )?;
     bar.inc(descriptor.size());
     Ok(blob_of(descriptor, data))
+}
+
+/// One GET of `/v2/<repository>/<path>` under the session's transfer
+/// limits: the body, at most `limit` bytes, and the sha256 digest the
+/// registry announced for it, if any. oci-client's own requests read a
+/// body of any length (an error answer's too), so ours are made here, with
+/// oci-client's credentials.
+async fn get(
+    session: &Session,
+    reference: &Reference,
+    path: String,
+    limit: u64,
+    bound: Bound,
+) -> Result<(Vec<u8>, Option<String>), FetchError> {
+    let meter = Meter::default();
+    let transfer = async {
+        let url = format!(
+            "{}://{}/v2/{}/{path}{}",
+            session.scheme,
+            reference.resolve_registry(),
+            reference.repository(),
+            reference
+                .namespace()
+                .map(|ns| format!("?ns={ns}"))
+                .unwrap_or_default(),
+        );
+        let token = session
+            .client
+            .auth(reference, &session.auth, RegistryOperation::Pull)
+            .await?;
+        let mut request = session
+            .http
+            .get(&url)
+            .header(reqwest::header::ACCEPT, ACCEPTED_MANIFESTS.join(", "));
+        request = match (token, &session.auth) {
+            (Some(token), _) => request.bearer_auth(token),
+            (None, RegistryAuth::Basic(user, password)) => request.basic_auth(user, Some(password)),
+            (None, _) => request,
+        };
+        let response = request.send().await?;
+        let status = response.status();
+        if status != reqwest::StatusCode::OK {
+            check_announced(
+                response.content_length(),
+                ERROR_ANSWER_LIMIT,
+                Bound::ErrorAnswer,
+            )?;
+            let body = meter
+                .read_capped(chunks(response), ERROR_ANSWER_LIMIT, Bound::ErrorAnswer)
+                .await?;
+            return Err(refusal(status, &body, url).into());
+        }
+        let announced = response
+            .headers()
+            .get("Docker-Content-Digest")
+            .and_then(|value| value.to_str().ok())
+            .filter(|digest| digest.starts_with("sha256:"))
+            .map(str::to_string);
+        check_announced(response.content_length(), limit, bound)?;
+        let body = meter.read_capped(chunks(response), limit, bound).await?;
+        Ok((body, announced))
+    };
+    meter.guard(&session.limits, limit, transfer).await
+}
+
+/// A response's body as it arrives.
+fn chunks(
+    response: reqwest::Response,
+) -> impl futures_util::Stream<Item = Result<Bytes, OciDistributionError>> {
+    stream::try_unfold(response, |mut response| async move {
+        Ok(response.chunk().await?.map(|chunk| (chunk, response)))
+    })
+}
+
+/// The error for a refusal, as oci-client classifies it: 401 is
+/// unauthorized, a client error carries the registry's error envelope
+/// when it sent one, anything else (5xx) is a server error.
+fn refusal(status: reqwest::StatusCode, body: &[u8], url: String) -> OciDistributionError {
+    if status == reqwest::StatusCode::UNAUTHORIZED {
+        return OciDistributionError::UnauthorizedError { url };
+    }
+    if status.is_client_error() {
+        if let Ok(envelope) = serde_json::from_slice::<OciEnvelope>(body) {
+            return OciDistributionError::RegistryError { envelope, url };
+        }
+    }
+    OciDistributionError::ServerError {
+        code: status.as_u16(),
+        url,
+        message: String::from_utf8_lossy(body).into_owned(),
+    }
 }
 
 /// The `mediaType` a manifest or index declares (OCI image manifest when
@@ -159,4 +272,28 @@ fn choose<'a>(manifests: &'a [Descriptor], platform: Option<&Platform>) -> Optio
         (Some(p), None) => p.architecture() == &Arch::Wasm,
         (None, _) => false,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::retry::{is_transient, is_unauthorized};
+    use reqwest::StatusCode;
+
+    #[test]
+    fn refusals_are_classified_as_oci_client_does() {
+        let url = || "http://127.0.0.1/v2/x/blobs/sha256:0".to_string();
+        assert!(is_unauthorized(&refusal(
+            StatusCode::UNAUTHORIZED,
+            b"",
+            url()
+        )));
+        let unknown = br#"{"errors":[{"code":"BLOB_UNKNOWN","message":"blob unknown"}]}"#;
+        let error = refusal(StatusCode::NOT_FOUND, unknown, url());
+        assert!(matches!(error, OciDistributionError::RegistryError { .. }));
+        assert!(error.to_string().contains("blob unknown"), "{error}");
+        assert!(!is_transient(&error));
+        let busy = refusal(StatusCode::SERVICE_UNAVAILABLE, b"try later", url());
+        assert!(is_transient(&busy), "5xx answers are retried");
+    }
 }

@@ -12,16 +12,28 @@ use oci_client::errors::OciDistributionError;
 const ATTEMPTS: u32 = 5;
 const FIRST_PAUSE: Duration = Duration::from_millis(250);
 
-pub async fn with_retry<T, F, Fut>(mut attempt: F) -> Result<T, OciDistributionError>
+/// An error that says whether trying again may succeed.
+pub trait Retry {
+    fn is_transient(&self) -> bool;
+}
+
+impl Retry for OciDistributionError {
+    fn is_transient(&self) -> bool {
+        is_transient(self)
+    }
+}
+
+pub async fn with_retry<T, E, F, Fut>(mut attempt: F) -> Result<T, E>
 where
+    E: Retry,
     F: FnMut() -> Fut,
-    Fut: Future<Output = Result<T, OciDistributionError>>,
+    Fut: Future<Output = Result<T, E>>,
 {
     let mut pause = FIRST_PAUSE;
     let mut tries = 1;
     loop {
         match attempt().await {
-            Err(e) if tries < ATTEMPTS && is_transient(&e) => {
+            Err(e) if tries < ATTEMPTS && e.is_transient() => {
                 tokio::time::sleep(pause).await;
                 pause *= 2;
                 tries += 1;

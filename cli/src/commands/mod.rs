@@ -8,9 +8,10 @@ pub mod push;
 pub mod run;
 
 use std::io::IsTerminal;
+use std::time::Duration;
 
 use anyhow::Result;
-use wasmpack_registry::RegistryOptions;
+use wasmpack_registry::{RegistryOptions, TransferLimits};
 
 /// Options shared by every command that talks to a registry.
 #[derive(clap::Args)]
@@ -18,6 +19,16 @@ pub struct RegistryArgs {
     /// Use plain http (for a registry on localhost without TLS).
     #[arg(long)]
     pub insecure: bool,
+    /// The slowest a registry transfer may average over each 10 s, in
+    /// bytes per second (0: no floor).
+    #[arg(long, env = "WASMPACK_REGISTRY_MIN_RATE", value_name = "BYTES_PER_SEC",
+          default_value_t = TransferLimits::default().min_rate)]
+    pub registry_min_rate: u64,
+    /// The seconds a registry transfer may take, plus its size at the
+    /// minimum rate (0: no deadline).
+    #[arg(long, env = "WASMPACK_REGISTRY_TIMEOUT", value_name = "SECONDS",
+          default_value_t = TransferLimits::default().timeout.as_secs())]
+    pub registry_timeout: u64,
 }
 
 impl RegistryArgs {
@@ -27,6 +38,11 @@ impl RegistryArgs {
         RegistryOptions {
             insecure: self.insecure,
             progress: shows_progress(json, std::io::stderr().is_terminal()),
+            limits: TransferLimits {
+                min_rate: self.registry_min_rate,
+                timeout: Duration::from_secs(self.registry_timeout),
+                ..TransferLimits::default()
+            },
         }
     }
 }
