@@ -19,12 +19,12 @@ pub struct RegistryArgs {
     /// Use plain http (for a registry on localhost without TLS).
     #[arg(long)]
     pub insecure: bool,
-    /// The slowest a registry transfer may average over each 10 s, in
-    /// bytes per second (0: no floor).
+    /// The slowest a pull's transfer may average over each 10 s, in bytes
+    /// per second (0: no floor).
     #[arg(long, env = "WASMPACK_REGISTRY_MIN_RATE", value_name = "BYTES_PER_SEC",
           default_value_t = TransferLimits::default().min_rate)]
     pub registry_min_rate: u64,
-    /// The seconds a registry transfer may take, plus its size at the
+    /// The seconds a pull's transfer may take, plus its size at the
     /// minimum rate (0: no deadline).
     #[arg(long, env = "WASMPACK_REGISTRY_TIMEOUT", value_name = "SECONDS",
           default_value_t = TransferLimits::default().timeout.as_secs())]
