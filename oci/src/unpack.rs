@@ -246,7 +246,8 @@ pub fn unpack_layers<'a>(
         if entries.next().is_some() {
             return Err(UnpackError::NotEmpty(dest.to_path_buf()));
         }
-        std::fs::remove_dir(dest).map_err(io_err(dest))?;
+        // Left in place: renaming the finished tree onto an empty folder
+        // replaces it, and a failure before then keeps the user's folder.
     }
     let staging = staging_beside(dest).map_err(io_err(dest))?;
     let budget = UnpackBudget::new(limits);
@@ -946,6 +947,23 @@ mod tests {
         assert_eq!(
             std::fs::read_dir(dir.path()).unwrap().count(),
             0,
+            "no staging folder left"
+        );
+    }
+
+    /// An empty folder the user gave stays as it was when unpacking fails.
+    #[test]
+    fn a_failed_unpack_keeps_an_empty_destination() {
+        let dir = tempfile::tempdir().unwrap();
+        let dest = dir.path().join("rootfs");
+        std::fs::create_dir(&dest).unwrap();
+        let bad = RawTar::new().file("ok", b"1").file("../evil", b"x").bytes();
+        let layer = Blob::new(crate::layer::MEDIA_TYPE_TAR, bad);
+        assert!(unpack_layers([&layer], &dest, UnpackLimits::default()).is_err());
+        assert_eq!(std::fs::read_dir(&dest).map(|d| d.count()).ok(), Some(0));
+        assert_eq!(
+            std::fs::read_dir(dir.path()).unwrap().count(),
+            1,
             "no staging folder left"
         );
     }
