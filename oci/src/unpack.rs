@@ -635,6 +635,9 @@ fn set_mode(path: &Path, mode: u32) -> io::Result<()> {
 }
 
 #[cfg(test)]
+mod proptests;
+
+#[cfg(test)]
 mod tests {
     use super::*;
 
@@ -657,14 +660,20 @@ mod tests {
     }
 
     /// A tar built entry by entry, with whatever (hostile) names we like.
-    struct RawTar(tar::Builder<Vec<u8>>);
+    pub(super) struct RawTar(tar::Builder<Vec<u8>>);
 
     impl RawTar {
-        fn new() -> Self {
+        pub(super) fn new() -> Self {
             Self(tar::Builder::new(Vec::new()))
         }
 
-        fn entry(mut self, name: &str, kind: tar::EntryType, link: &str, data: &[u8]) -> Self {
+        pub(super) fn entry(
+            mut self,
+            name: &str,
+            kind: tar::EntryType,
+            link: &str,
+            data: &[u8],
+        ) -> Self {
             let mut header = tar::Header::new_gnu();
             // Set the name bytes directly: the tar crate's setters refuse `..`.
             let bytes = name.as_bytes();
@@ -684,7 +693,7 @@ mod tests {
             self.entry(name, tar::EntryType::Regular, "", data)
         }
 
-        fn bytes(self) -> Vec<u8> {
+        pub(super) fn bytes(self) -> Vec<u8> {
             self.0.into_inner().unwrap()
         }
     }
@@ -1115,7 +1124,7 @@ mod tests {
 
     /// Every symlink under `root` that resolves (on this host, as the
     /// kernel resolves it) outside `root`.
-    fn links_resolving_outside(root: &Path) -> Vec<String> {
+    pub(super) fn links_resolving_outside(root: &Path) -> Vec<String> {
         let root = root.canonicalize().unwrap();
         let mut outside = Vec::new();
         let mut folders = vec![root.clone()];
