@@ -209,6 +209,9 @@ pub mod test_modules {
 }
 
 #[cfg(test)]
+mod proptests;
+
+#[cfg(test)]
 mod tests {
     use super::test_modules::hello_wasm;
     use super::*;

@@ -78,8 +78,11 @@ fn strip_binary(bytes: &[u8], removed: &mut usize) -> wasmparser::Result<Vec<u8>
             Payload::CodeSectionStart { .. } => {
                 // Copy the whole section below; its bodies need no parsing.
                 parser.skip_section();
+                // The parser has read only the section's header: its size
+                // may run past the end of the binary.
+                within(bytes, section_range(&section))?;
                 offset = usize_of(section_range(&section).end);
-                copy(&mut encoder, bytes, section);
+                copy(&mut encoder, bytes, section)?;
             }
             Payload::ModuleSection {
                 unchecked_range, ..
@@ -87,7 +90,7 @@ fn strip_binary(bytes: &[u8], removed: &mut usize) -> wasmparser::Result<Vec<u8>
             | Payload::ComponentSection {
                 unchecked_range, ..
             } => {
-                let nested = &bytes[usize_of(unchecked_range.start)..usize_of(unchecked_range.end)];
+                let nested = within(bytes, unchecked_range.clone())?;
                 // The parser expects the caller to feed the nested binary to
                 // a nested parser; the recursive call does that instead.
                 offset = usize_of(unchecked_range.end);
@@ -98,16 +101,30 @@ fn strip_binary(bytes: &[u8], removed: &mut usize) -> wasmparser::Result<Vec<u8>
                 }
             }
             Payload::End(_) => break,
-            _ => copy(&mut encoder, bytes, section),
+            _ => copy(&mut encoder, bytes, section)?,
         }
     }
     Ok(encoder.map(Encoder::finish).unwrap_or_default())
 }
 
-fn copy(encoder: &mut Option<Encoder>, bytes: &[u8], section: Option<(u8, std::ops::Range<u64>)>) {
+fn copy(
+    encoder: &mut Option<Encoder>,
+    bytes: &[u8],
+    section: Option<(u8, std::ops::Range<u64>)>,
+) -> wasmparser::Result<()> {
     if let (Some(enc), Some((id, range))) = (encoder.as_mut(), section) {
-        enc.raw(id, &bytes[usize_of(range.start)..usize_of(range.end)]);
+        enc.raw(id, within(bytes, range)?);
     }
+    Ok(())
+}
+
+/// `bytes[range]`, or the parser's end-of-file error when a section's size
+/// runs past the end of the binary (which [`super::validate`] refuses, but
+/// stripping must not panic on).
+fn within(bytes: &[u8], range: std::ops::Range<u64>) -> wasmparser::Result<&[u8]> {
+    let start = usize_of(range.start).min(bytes.len());
+    let len = usize_of(range.end.saturating_sub(range.start));
+    wasmparser::BinaryReader::new(&bytes[start..], start as u64).read_bytes(len)
 }
 
 fn section_range(section: &Option<(u8, std::ops::Range<u64>)>) -> std::ops::Range<u64> {
@@ -167,5 +184,28 @@ mod tests {
         let (stripped, report) = strip_custom_sections(&bytes).unwrap();
         assert_eq!(stripped, bytes);
         assert_eq!(report.sections_removed, 0);
+    }
+
+    /// Issue 17, found by the property tests: a code section whose size
+    /// runs past the end of the binary made stripping slice out of bounds
+    /// and panic. It is the parser's end-of-file error now.
+    #[test]
+    fn a_section_longer_than_the_binary_is_an_error_not_a_panic() {
+        // One `() -> ()` function whose code section claims 32 bytes; one
+        // body of 2 follows.
+        let code =
+            b"\0asm\x01\0\0\0\x01\x04\x01\x60\0\0\x03\x02\x01\0\x0a\x20\x01\x02\0\x0b".as_slice();
+        // A component whose core module section claims 64 bytes.
+        let nested = b"\0asm\x0d\0\x01\0\x01\x40\0asm\x01\0\0\0".as_slice();
+        for bytes in [code, nested] {
+            assert!(validate(Path::new("long.wasm"), bytes).is_err());
+            let err = strip_custom_sections(bytes).unwrap_err();
+            assert!(err.message().contains("end"), "{err}");
+        }
+        // What the property test found: one byte of hello flipped.
+        let mut bytes = hello_wasm();
+        let at = 11133617416060505006usize % bytes.len();
+        bytes[at] ^= 60;
+        assert!(strip_custom_sections(&bytes).is_err());
     }
 }
