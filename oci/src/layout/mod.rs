@@ -102,4 +102,6 @@ fn parse_json<T: serde::de::DeserializeOwned>(
 }
 
 #[cfg(test)]
+mod proptests;
+#[cfg(test)]
 mod tests;
