@@ -188,8 +188,8 @@ fn is_wasi_cli_run(name: &str) -> bool {
     name.split('@').next() == Some("wasi:cli/run")
 }
 
-/// Small modules for unit tests, here and in the crates that build on this
-/// one (feature `test-modules`).
+/// Small modules and property-test settings for unit tests, here and in the
+/// crates that build on this one (feature `test-modules`).
 #[cfg(any(test, feature = "test-modules"))]
 pub mod test_modules {
     /// A preview1 command module: imports `proc_exit`, exports `_start` and
@@ -205,6 +205,21 @@ pub mod test_modules {
 
     pub fn hello_wasm() -> Vec<u8> {
         wat::parse_str(HELLO_WAT).expect("test module parses")
+    }
+
+    /// Property tests' settings: `PROPTEST_CASES` when set (a long run),
+    /// else `default` cases (what every `cargo test` runs), and no failure
+    /// files: a crash found becomes a named regression test instead.
+    pub fn proptest_config(default: u32) -> proptest::test_runner::Config {
+        let cases = std::env::var("PROPTEST_CASES")
+            .ok()
+            .and_then(|cases| cases.parse().ok())
+            .unwrap_or(default);
+        proptest::test_runner::Config {
+            cases,
+            failure_persistence: None,
+            ..proptest::test_runner::Config::default()
+        }
     }
 }
 

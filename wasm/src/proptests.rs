@@ -14,24 +14,11 @@ use std::path::Path;
 use proptest::prelude::*;
 
 use super::test_modules::hello_wasm;
+use super::test_modules::proptest_config as config;
 use super::*;
 
 /// Cases per property per `cargo test`: about 0.15 s for both.
 const DEFAULT_CASES: u32 = 1024;
-
-/// `PROPTEST_CASES` when set, else `default`.
-fn config(default: u32) -> ProptestConfig {
-    let cases = std::env::var("PROPTEST_CASES")
-        .ok()
-        .and_then(|cases| cases.parse().ok())
-        .unwrap_or(default);
-    ProptestConfig {
-        cases,
-        // Crashes become named regression tests instead.
-        failure_persistence: None,
-        ..ProptestConfig::default()
-    }
-}
 
 /// One change to a binary.
 #[derive(Debug, Clone)]

@@ -17,6 +17,7 @@ use std::path::Path;
 
 use proptest::prelude::*;
 use serde_json::Value;
+use wasmpack_wasm::test_modules::proptest_config as config;
 
 use super::*;
 use crate::digest::{sha256_digest, sha256_hex, Blob};
@@ -25,20 +26,6 @@ use wasmpack_wasm::test_modules::hello_wasm;
 
 /// Cases per `cargo test`: about half a second.
 const DEFAULT_CASES: u32 = 128;
-
-/// `PROPTEST_CASES` when set, else `default`.
-fn config(default: u32) -> ProptestConfig {
-    let cases = std::env::var("PROPTEST_CASES")
-        .ok()
-        .and_then(|cases| cases.parse().ok())
-        .unwrap_or(default);
-    ProptestConfig {
-        cases,
-        // Crashes become named regression tests instead.
-        failure_persistence: None,
-        ..ProptestConfig::default()
-    }
-}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum File {

@@ -21,6 +21,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use proptest::prelude::*;
+use wasmpack_wasm::test_modules::proptest_config as config;
 
 use super::tests::{links_resolving_outside, RawTar};
 use super::*;
@@ -28,20 +29,6 @@ use crate::digest::Blob;
 
 /// Cases per `cargo test`: about half a second.
 const DEFAULT_CASES: u32 = 128;
-
-/// `PROPTEST_CASES` when set, else `default`.
-fn config(default: u32) -> ProptestConfig {
-    let cases = std::env::var("PROPTEST_CASES")
-        .ok()
-        .and_then(|cases| cases.parse().ok())
-        .unwrap_or(default);
-    ProptestConfig {
-        cases,
-        // Crashes become named regression tests instead.
-        failure_persistence: None,
-        ..ProptestConfig::default()
-    }
-}
 
 /// One part of an entry's name or link target: mostly plain names, so
 /// that many images unpack and later entries meet what earlier ones made;
