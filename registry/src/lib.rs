@@ -74,6 +74,10 @@ pub(crate) struct Session {
     /// `http` or `https`, as `client` reaches this registry.
     pub scheme: &'static str,
     pub limits: TransferLimits,
+    /// The pull's bearer token, once authorized (`Some(None)`: the
+    /// registry wants none): every GET of the pull reuses it, instead of a
+    /// `/v2/` challenge and a token request per blob.
+    pub pull_token: tokio::sync::Mutex<Option<Option<String>>>,
 }
 
 impl Session {
@@ -117,6 +121,7 @@ impl Session {
             http,
             scheme: if options.insecure { "http" } else { "https" },
             limits: options.limits,
+            pull_token: tokio::sync::Mutex::new(None),
         })
     }
 

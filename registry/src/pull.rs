@@ -175,20 +175,11 @@ async fn get(
                 .map(|ns| format!("?ns={ns}"))
                 .unwrap_or_default(),
         );
-        let token = session
-            .client
-            .auth(reference, &session.auth, RegistryOperation::Pull)
-            .await?;
-        let mut request = session
-            .http
-            .get(&url)
-            .header(reqwest::header::ACCEPT, ACCEPTED_MANIFESTS.join(", "));
-        request = match (token, &session.auth) {
-            (Some(token), _) => request.bearer_auth(token),
-            (None, RegistryAuth::Basic(user, password)) => request.basic_auth(user, Some(password)),
-            (None, _) => request,
-        };
-        let response = request.send().await?;
+        let (mut response, cached) = send(session, reference, &url, false).await?;
+        if response.status() == reqwest::StatusCode::UNAUTHORIZED && cached {
+            // The pull's token expired: authorize again, once.
+            (response, _) = send(session, reference, &url, true).await?;
+        }
         let status = response.status();
         if status != reqwest::StatusCode::OK {
             check_announced(
@@ -212,6 +203,41 @@ async fn get(
         Ok((body, announced))
     };
     meter.guard(&session.limits, limit, transfer).await
+}
+
+/// Sends the GET with the pull's credentials, authorizing first when the
+/// session has no token yet or `renew` asks for a new one; whether the
+/// token was one authorized before.
+async fn send(
+    session: &Session,
+    reference: &Reference,
+    url: &str,
+    renew: bool,
+) -> Result<(reqwest::Response, bool), OciDistributionError> {
+    let mut cache = session.pull_token.lock().await;
+    let cached = cache.is_some() && !renew;
+    let token = match cache.as_ref() {
+        Some(token) if !renew => token.clone(),
+        _ => {
+            let token = session
+                .client
+                .auth(reference, &session.auth, RegistryOperation::Pull)
+                .await?;
+            *cache = Some(token.clone());
+            token
+        }
+    };
+    drop(cache);
+    let request = session
+        .http
+        .get(url)
+        .header(reqwest::header::ACCEPT, ACCEPTED_MANIFESTS.join(", "));
+    let request = match (token, &session.auth) {
+        (Some(token), _) => request.bearer_auth(token),
+        (None, RegistryAuth::Basic(user, password)) => request.basic_auth(user, Some(password)),
+        (None, _) => request,
+    };
+    Ok((request.send().await?, cached))
 }
 
 /// A response's body as it arrives.
